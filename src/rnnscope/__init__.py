@@ -1,0 +1,30 @@
+"""rnnscope: train populations of recurrent networks and reverse-engineer them.
+
+The public API (see ``shared/DESIGN.md``)::
+
+    import rnnscope as rs
+    cell = rs.cells.GRU(hidden_size=64, input_size=3)
+    net = rs.RNN(cell, output_size=3)
+    params = net.init(population=16, seed=0)
+    states, outputs = net.run(params, inputs)
+"""
+
+from __future__ import annotations
+
+from . import cells, tasks, train
+from .network import RNN
+from .train import TrainConfig, TrainResult, make_grid, train_population
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RNN",
+    "TrainConfig",
+    "TrainResult",
+    "__version__",
+    "cells",
+    "make_grid",
+    "tasks",
+    "train",
+    "train_population",
+]

@@ -1,0 +1,76 @@
+"""Long short-term memory, with the state ``[h; c]`` the dynamics act on."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from ._base import Cell
+
+
+class LSTM(Cell):
+    """LSTM with gates ordered ``(i, f, g, o)`` as in ``torch.nn.LSTM``.
+
+    ``a = x W_ih + h W_hh + b``; ``c' = σ(a_f) ⊙ c + σ(a_i) ⊙ tanh(a_g)``;
+    ``h' = σ(a_o) ⊙ tanh(c')``.
+
+    Parameters: ``W_ih [N, I, 4H]``, ``W_hh [N, H, 4H]``, ``b [N, 4H]`` (equal to
+    ``torch.nn.LSTM``'s ``b_ih + b_hh``). The state is the concatenation
+    ``[h; c]`` of width ``2H``: a fixed point of an LSTM is a point in that space.
+
+    Args:
+        forget_bias: added to the forget-gate bias at init (default 1.0, which keeps
+            memories early in training; 0 reproduces PyTorch's initialisation).
+    """
+
+    name: ClassVar[str] = "lstm"
+    gates: ClassVar[int] = 4
+    #: h is bounded by 1 but the cell state c is not
+    state_bound: ClassVar[float | None] = None
+
+    def __init__(
+        self, hidden_size: int, input_size: int, *, forget_bias: float = 1.0, **kw
+    ) -> None:
+        super().__init__(hidden_size, input_size, **kw)
+        self.forget_bias = float(forget_bias)
+
+    @property
+    def state_size(self) -> int:
+        return 2 * self.hidden_size
+
+    def _config(self):
+        return {"forget_bias": self.forget_bias}
+
+    def _adjust_init(self, params):
+        h = self.hidden_size
+        params["b"][h : 2 * h] += self.forget_bias
+
+    def pointwise_forward(self, ax, ah, state):
+        h_size = self.hidden_size
+        c = state[..., h_size:]
+        i, f, g, o = (ax + ah).chunk(4, dim=-1)
+        i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+        g = torch.tanh(g)
+        c_new = f * c + i * g
+        tc = torch.tanh(c_new)
+        return torch.cat([o * tc, c_new], dim=-1), (i, f, g, o, tc)
+
+    def pointwise_backward(self, d_state, saved, state):
+        i, f, g, o, tc = saved
+        h_size = self.hidden_size
+        c = state[..., h_size:]
+        dh, dc = d_state[..., :h_size], d_state[..., h_size:]
+        dc_total = dc + dh * o * (1 - tc * tc)
+        da = torch.cat(
+            [
+                dc_total * g * i * (1 - i),
+                dc_total * c * f * (1 - f),
+                dc_total * i * (1 - g * g),
+                dh * tc * o * (1 - o),
+            ],
+            dim=-1,
+        )
+        # h enters the next state only through the matmul; c through the forget gate
+        d_prev = torch.cat([torch.zeros_like(dh), dc_total * f], dim=-1)
+        return da, da, d_prev

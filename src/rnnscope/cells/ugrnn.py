@@ -1,0 +1,49 @@
+"""Update-gate RNN (Collins, Sohl-Dickstein & Sussillo 2017)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from ._base import Cell
+
+
+class UGRNN(Cell):
+    """``c = tanh(a_c)``, ``g = σ(a_g)``, ``h' = g ⊙ h + (1 - g) ⊙ c`` with
+    ``a = x W_ih + h W_hh + b``.
+
+    Parameters: ``W_ih [N, I, 2H]``, ``W_hh [N, H, 2H]``, ``b [N, 2H]``; blocks ordered
+    ``(c, g)``. State ``h [..., H]``, confined to ``|h| ≤ 1``.
+
+    Args:
+        gate_bias: added to the gate bias at init (default 1.0, so the cell starts
+            biased towards remembering, as in Collins et al.).
+    """
+
+    name: ClassVar[str] = "ugrnn"
+    gates: ClassVar[int] = 2
+
+    def __init__(self, hidden_size: int, input_size: int, *, gate_bias: float = 1.0, **kw) -> None:
+        super().__init__(hidden_size, input_size, **kw)
+        self.gate_bias = float(gate_bias)
+
+    def _config(self):
+        return {"gate_bias": self.gate_bias}
+
+    def _adjust_init(self, params):
+        params["b"][self.hidden_size :] += self.gate_bias
+
+    def pointwise_forward(self, ax, ah, h):
+        a = ax + ah
+        c, g = a.chunk(2, dim=-1)
+        c = torch.tanh(c)
+        g = torch.sigmoid(g)
+        return c + g * (h - c), (c, g)
+
+    def pointwise_backward(self, dh_new, saved, h):
+        c, g = saved
+        da_c = dh_new * (1 - g) * (1 - c * c)
+        da_g = dh_new * (h - c) * g * (1 - g)
+        da = torch.cat([da_c, da_g], dim=-1)
+        return da, da, dh_new * g

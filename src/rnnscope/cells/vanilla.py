@@ -1,0 +1,53 @@
+"""Vanilla (Elman) RNN: ``h' = phi(x W_ih + h W_hh + b)``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .._validation import check_choice
+from . import _activations
+from ._base import Cell
+
+
+class VanillaRNN(Cell):
+    """Elman network, equal to ``torch.nn.RNN`` with ``b = b_ih + b_hh``.
+
+    Parameters (population axis first): ``W_ih [N, I, H]``, ``W_hh [N, H, H]``,
+    ``b [N, H]``. State: ``h [..., H]``.
+
+    Args:
+        hidden_size: units ``H``.
+        input_size: input channels ``I``.
+        activation: ``"tanh"`` (default; states stay in the box ``|h| ≤ 1``) or
+            ``"relu"`` (unbounded states).
+        recurrent_init, recurrent_gain: see :meth:`Cell.init`.
+    """
+
+    name: ClassVar[str] = "vanilla"
+    gates: ClassVar[int] = 1
+
+    def __init__(
+        self, hidden_size: int, input_size: int, *, activation: str = "tanh", **kw
+    ) -> None:
+        super().__init__(hidden_size, input_size, **kw)
+        self._activation = check_choice("activation", activation, _activations.ACTIVATIONS)
+
+    @property
+    def activation(self) -> str:
+        return self._activation
+
+    @property
+    def state_bound(self) -> float | None:  # type: ignore[override]
+        return 1.0 if self._activation == "tanh" else None
+
+    def _config(self):
+        return {"activation": self._activation}
+
+    def pointwise_forward(self, ax, ah, h):
+        h_new = _activations.apply(self._activation, ax + ah)
+        return h_new, (h_new,)
+
+    def pointwise_backward(self, dh_new, saved, h):
+        (h_new,) = saved
+        da = dh_new * _activations.derivative_from_output(self._activation, h_new)
+        return da, da, None

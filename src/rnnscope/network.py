@@ -1,0 +1,170 @@
+"""A recurrent network: a cell, a linear readout and an initial state."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._recurrence import run_recurrence
+from ._validation import as_float_tensor, check_positive_int
+from .cells._base import Cell, Params, _batched_matmul, _seed_list
+
+
+class RNN:
+    """Cell + linear readout ``y = h W_out + b_out`` (+ learnable initial state).
+
+    The readout reads the first ``H`` state components (``h``; for the LSTM, not
+    ``c``).
+
+    Args:
+        cell: any :class:`rnnscope.cells.Cell`.
+        output_size: readout channels ``O``.
+        learn_initial_state: if true, ``h0 [N, S]`` is a parameter (initialised at
+            zero); otherwise every trial starts at zero.
+
+    Parameters added to the cell's: ``W_out [N, H, O]``, ``b_out [N, O]``, and
+    ``h0 [N, S]`` when learnable.
+    """
+
+    def __init__(self, cell: Cell, output_size: int, *, learn_initial_state: bool = False) -> None:
+        if not isinstance(cell, Cell):
+            raise TypeError(f"cell must be an rnnscope cell, got {type(cell).__name__}.")
+        self.cell = cell
+        self.output_size = check_positive_int("output_size", output_size)
+        self.learn_initial_state = bool(learn_initial_state)
+
+    def __repr__(self) -> str:
+        return f"RNN({self.cell!r}, output_size={self.output_size}, learn_initial_state={self.learn_initial_state})"
+
+    @property
+    def hidden_size(self) -> int:
+        return self.cell.hidden_size
+
+    @property
+    def state_size(self) -> int:
+        return self.cell.state_size
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = dict(self.cell.param_shapes())
+        shapes["W_out"] = (self.hidden_size, self.output_size)
+        shapes["b_out"] = (self.output_size,)
+        if self.learn_initial_state:
+            shapes["h0"] = (self.state_size,)
+        return shapes
+
+    def init(
+        self,
+        population: int = 1,
+        seed: int | list[int] | tuple[int, ...] = 0,
+        dtype: torch.dtype = torch.float32,
+    ) -> Params:
+        """Parameters for ``population`` networks (tensors ``[N, ...]``); network ``n``
+        draws from its own seed, see :meth:`Cell.init`. Readout ~ U(±1/sqrt(H))."""
+        n = check_positive_int("population", population)
+        seeds = _seed_list(seed, n)
+        params = self.cell.init(n, seeds, dtype)
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        outs = []
+        for s in seeds:
+            # offset so the readout draw differs from the cell's stream of the same seed
+            gen = torch.Generator().manual_seed(s + 7_919_000_001)
+            w = (
+                torch.rand(self.hidden_size, self.output_size, generator=gen, dtype=dtype) * 2 - 1
+            ) * bound
+            b = (torch.rand(self.output_size, generator=gen, dtype=dtype) * 2 - 1) * bound
+            outs.append((w, b))
+        params["W_out"] = torch.stack([w for w, _ in outs])
+        params["b_out"] = torch.stack([b for _, b in outs])
+        if self.learn_initial_state:
+            params["h0"] = torch.zeros(n, self.state_size, dtype=dtype)
+        return params
+
+    def check_params(self, params: Params) -> int:
+        """Validate ``params``; return the population size ``N``."""
+        n = self.cell.check_params(params)
+        for key, shape in self.param_shapes().items():
+            if key not in params:
+                raise KeyError(f"params lack {key!r}; build them with RNN.init(population, seed).")
+            got = tuple(params[key].shape)
+            if got != (n, *shape):
+                raise ValueError(f"params[{key!r}] has shape {list(got)}, expected {[n, *shape]}.")
+        return n
+
+    def initial_state(self, params: Params, batch_size: int) -> torch.Tensor:
+        """Initial states ``[N, B, S]``."""
+        n = params["W_hh"].shape[0]
+        if self.learn_initial_state:
+            return params["h0"].unsqueeze(1).expand(n, batch_size, self.state_size)
+        return params["W_hh"].new_zeros(n, batch_size, self.state_size)
+
+    def readout(self, params: Params, states: torch.Tensor) -> torch.Tensor:
+        """``states [N, *batch, S] -> outputs [N, *batch, O]``."""
+        h = states[..., : self.hidden_size]
+        return _batched_matmul(h, params["W_out"]) + params["b_out"].reshape(
+            params["b_out"].shape[0], *([1] * (h.dim() - 2)), self.output_size
+        )
+
+    def run(
+        self,
+        params: Params,
+        inputs: torch.Tensor,
+        h0: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run every network of the population over a batch of input sequences.
+
+        Args:
+            params: population parameters ``[N, ...]``.
+            inputs: ``[N, B, T, I]`` (per network) or ``[B, T, I]`` (shared).
+            h0: initial states ``[N, B, S]`` (default: the network's own).
+            noise: optional ``[N, B, T, S]`` added to the state after each step
+                (Gaussian state noise during training).
+
+        Returns:
+            ``states [N, B, T, S]`` (the state after each step) and
+            ``outputs [N, B, T, O]``.
+        """
+        n = self.check_params(params)
+        x = as_float_tensor("inputs", inputs, params["W_hh"].dtype)
+        if x.dim() not in (3, 4) or x.shape[-1] != self.cell.input_size:
+            raise ValueError(
+                f"inputs must be [B, T, {self.cell.input_size}] or [N, B, T, {self.cell.input_size}], "
+                f"got shape {list(x.shape)}."
+            )
+        if x.dim() == 4 and x.shape[0] != n:
+            raise ValueError(f"inputs have {x.shape[0]} networks on axis 0 but params have {n}.")
+        batch, steps = x.shape[-3], x.shape[-2]
+        if h0 is None:
+            h0 = self.initial_state(params, batch)
+        elif tuple(h0.shape) != (n, batch, self.state_size):
+            raise ValueError(
+                f"h0 must have shape {[n, batch, self.state_size]}, got {list(h0.shape)}."
+            )
+        if noise is not None and tuple(noise.shape) != (n, batch, steps, self.state_size):
+            raise ValueError(
+                f"noise must have shape {[n, batch, steps, self.state_size]}, got {list(noise.shape)}."
+            )
+        states_tm = self._states_time_major(params, x, h0, noise)
+        outputs_tm = self.readout(params, states_tm.transpose(0, 1))  # [N, T, B, O]
+        return states_tm.permute(1, 2, 0, 3), outputs_tm.transpose(1, 2)
+
+    def _states_time_major(self, params, x, h0, noise):
+        cell = self.cell
+        # time-major, so each step reads a contiguous slice
+        x_tm = x.transpose(-3, -2)  # [(N,) T, B, I]
+        noise_tm = None if noise is None else noise.permute(2, 0, 1, 3)
+        if cell.fused:
+            ax = cell.input_projection(params, x_tm, shared=x.dim() == 3)  # [N, T, B, G]
+            return run_recurrence(cell, params, ax.transpose(0, 1), h0.contiguous(), noise_tm)
+        # generic path: autograd through the cell's own step (iterate with unbind,
+        # which avoids a full-size zero-filled gradient per indexed step)
+        xs = x_tm.unbind(0) if x.dim() == 3 else x_tm.unbind(1)
+        noises = (None,) * len(xs) if noise_tm is None else noise_tm.unbind(0)
+        h, out = h0, []
+        for x_t, e_t in zip(xs, noises, strict=True):
+            h = cell.step(params, h, x_t)
+            if e_t is not None:
+                h = h + e_t
+            out.append(h)
+        return torch.stack(out)
