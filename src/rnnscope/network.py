@@ -145,26 +145,25 @@ class RNN:
             raise ValueError(
                 f"noise must have shape {[n, batch, steps, self.state_size]}, got {list(noise.shape)}."
             )
-        states_tm = self._states_time_major(params, x, h0, noise)
-        outputs_tm = self.readout(params, states_tm.transpose(0, 1))  # [N, T, B, O]
-        return states_tm.permute(1, 2, 0, 3), outputs_tm.transpose(1, 2)
+        states = self._states(params, x, h0, noise)  # [N, T, B, S]
+        outputs = self.readout(params, states)
+        return states.transpose(1, 2), outputs.transpose(1, 2)
 
-    def _states_time_major(self, params, x, h0, noise):
+    def _states(self, params, x, h0, noise):
         cell = self.cell
-        # time-major, so each step reads a contiguous slice
-        x_tm = x.transpose(-3, -2)  # [(N,) T, B, I]
-        noise_tm = None if noise is None else noise.permute(2, 0, 1, 3)
-        if cell.fused:
-            ax = cell.input_projection(params, x_tm, shared=x.dim() == 3)  # [N, T, B, G]
-            return run_recurrence(cell, params, ax.transpose(0, 1), h0.contiguous(), noise_tm)
+        # [N, T, B, ...] inside: each step reads one [N, B, ...] slice
+        x_t = x.transpose(-3, -2)  # [(N,) T, B, I]
+        noise_t = None if noise is None else noise.transpose(1, 2)
+        if cell.fused and not x.requires_grad:
+            return run_recurrence(cell, params, x_t, h0, noise_t)
         # generic path: autograd through the cell's own step (iterate with unbind,
         # which avoids a full-size zero-filled gradient per indexed step)
-        xs = x_tm.unbind(0) if x.dim() == 3 else x_tm.unbind(1)
-        noises = (None,) * len(xs) if noise_tm is None else noise_tm.unbind(0)
+        xs = x_t.unbind(0) if x.dim() == 3 else x_t.unbind(1)
+        noises = (None,) * len(xs) if noise_t is None else noise_t.unbind(1)
         h, out = h0, []
-        for x_t, e_t in zip(xs, noises, strict=True):
-            h = cell.step(params, h, x_t)
-            if e_t is not None:
-                h = h + e_t
+        for x_step, e_step in zip(xs, noises, strict=True):
+            h = cell.step(params, h, x_step)
+            if e_step is not None:
+                h = h + e_step
             out.append(h)
-        return torch.stack(out)
+        return torch.stack(out, dim=1)

@@ -208,11 +208,17 @@ class Cell:
         """Return ``(h', saved)``: the new state and what ``pointwise_backward`` needs."""
         raise NotImplementedError
 
-    def pointwise_backward(self, dh_new, saved, h):
-        """Return ``(d_ax, d_ah, dh)`` from the gradient ``dh_new`` of the new state.
+    #: whether ``a_x`` and ``a_h`` enter the update only through their sum, so that
+    #: their gradients are equal (all fused cells but the reset-after GRU)
+    summed_projections: ClassVar[bool] = True
 
-        ``d_ah`` may be the same tensor as ``d_ax`` when the two enter the update
-        only through their sum.
+    def pointwise_backward(self, dh_new, saved, h, d_ax, d_ah):
+        """Backward of ``pointwise_forward`` given the gradient ``dh_new`` of ``h'``.
+
+        Writes the gradients of the two projections into ``d_ax`` and ``d_ah``
+        (``[..., G]`` views of the caller's buffers; ``d_ah`` is ``None`` when
+        ``summed_projections``) and returns the gradient reaching ``h`` directly,
+        not through the recurrent matmul (``[..., S]``, or ``None`` for zero).
         """
         raise NotImplementedError
 

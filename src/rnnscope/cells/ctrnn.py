@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import torch
+
 from .._validation import check_choice
 from . import _activations
 from ._base import Cell
@@ -62,9 +64,10 @@ class CTRNN(Cell):
 
     def pointwise_forward(self, ax, ah, h):
         r = _activations.apply(self._activation, ax + ah)
-        return h + self.alpha * (r - h), (r,)
+        return torch.lerp(h, r, self.alpha), (r,)  # h + α (r - h)
 
-    def pointwise_backward(self, dh_new, saved, h):
+    def pointwise_backward(self, dh_new, saved, h, d_ax, d_ah):
         (r,) = saved
-        da = dh_new * (self.alpha * _activations.derivative_from_output(self._activation, r))
-        return da, da, dh_new * (1 - self.alpha)
+        slope = _activations.derivative_from_output(self._activation, r)
+        torch.mul(dh_new * self.alpha, slope, out=d_ax)
+        return dh_new * (1 - self.alpha)

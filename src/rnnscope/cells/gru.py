@@ -7,6 +7,7 @@ from typing import ClassVar
 import torch
 
 from .._validation import check_choice
+from ._activations import tanh
 from ._base import Cell, Params, _batched_matmul
 
 
@@ -35,6 +36,9 @@ class GRU(Cell):
         super().__init__(hidden_size, input_size, **kw)
         self.reset = check_choice("reset", reset, ("after", "before"))
 
+    #: r multiplies h W_hn + b_hn, so the two projections get different gradients
+    summed_projections: ClassVar[bool] = False
+
     @property
     def fused(self) -> bool:  # type: ignore[override]
         return self.reset == "after"
@@ -53,21 +57,22 @@ class GRU(Cell):
 
     # reset="after": elementwise given the two projections
     def pointwise_forward(self, ax, ah, h):
-        xr, xz, xn = ax.chunk(3, dim=-1)
-        hr, hz, hn = ah.chunk(3, dim=-1)
-        r = torch.sigmoid(xr + hr)
-        z = torch.sigmoid(xz + hz)
-        n = torch.tanh(xn + r * hn)
-        return n + z * (h - n), (r, z, n, hn)
+        size = self.hidden_size
+        r, z = torch.sigmoid(ax[..., : 2 * size] + ah[..., : 2 * size]).chunk(2, dim=-1)
+        hn = ah[..., 2 * size :]
+        n = tanh(torch.addcmul(ax[..., 2 * size :], r, hn))
+        return torch.lerp(n, h, z), (r, z, n, hn)  # n + z (h - n)
 
-    def pointwise_backward(self, dh_new, saved, h):
+    def pointwise_backward(self, dh_new, saved, h, d_ax, d_ah):
         r, z, n, hn = saved
-        dz = dh_new * (h - n) * z * (1 - z)
-        dn = dh_new * (1 - z) * (1 - n * n)
-        dr = dn * hn * r * (1 - r)
-        d_ax = torch.cat([dr, dz, dn], dim=-1)
-        d_ah = torch.cat([dr, dz, dn * r], dim=-1)
-        return d_ax, d_ah, dh_new * z
+        size = self.hidden_size
+        dr, dz, dn = d_ax[..., :size], d_ax[..., size : 2 * size], d_ax[..., 2 * size :]
+        torch.mul(dh_new * (h - n), z * (1 - z), out=dz)
+        torch.mul(dh_new * (1 - z), 1 - n * n, out=dn)
+        torch.mul(dn * hn, r * (1 - r), out=dr)
+        d_ah[..., : 2 * size] = d_ax[..., : 2 * size]
+        torch.mul(dn, r, out=d_ah[..., 2 * size :])
+        return dh_new * z
 
     def step(self, params: Params, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if self.reset == "after":
@@ -78,5 +83,5 @@ class GRU(Cell):
         hr, hz = _batched_matmul(h, params["W_hh"]).chunk(2, dim=-1)
         r = torch.sigmoid(xr + hr)
         z = torch.sigmoid(xz + hz)
-        n = torch.tanh(xn + _batched_matmul(r * h, params["W_hn"]))
-        return n + z * (h - n)
+        n = tanh(xn + _batched_matmul(r * h, params["W_hn"]))
+        return torch.lerp(n, h, z)

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import torch
 
+from ._activations import block_scale, tanh
 from ._base import Cell
 
 
@@ -49,28 +50,26 @@ class LSTM(Cell):
     def pointwise_forward(self, ax, ah, state):
         h_size = self.hidden_size
         c = state[..., h_size:]
-        i, f, g, o = (ax + ah).chunk(4, dim=-1)
-        i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
-        g = torch.tanh(g)
-        c_new = f * c + i * g
-        tc = torch.tanh(c_new)
+        # one sigmoid for all four blocks: tanh(a) = 2 σ(2a) - 1 (see _activations.tanh)
+        scale = block_scale((1.0, 1.0, 2.0, 1.0), h_size, ax)
+        i, f, g, o = torch.sigmoid((ax + ah) * scale).chunk(4, dim=-1)
+        g = 2 * g - 1
+        c_new = torch.addcmul(f * c, i, g)
+        tc = tanh(c_new)
         return torch.cat([o * tc, c_new], dim=-1), (i, f, g, o, tc)
 
-    def pointwise_backward(self, d_state, saved, state):
+    def pointwise_backward(self, d_state, saved, state, d_ax, d_ah):
         i, f, g, o, tc = saved
-        h_size = self.hidden_size
-        c = state[..., h_size:]
-        dh, dc = d_state[..., :h_size], d_state[..., h_size:]
+        size = self.hidden_size
+        c = state[..., size:]
+        dh, dc = d_state[..., :size], d_state[..., size:]
         dc_total = dc + dh * o * (1 - tc * tc)
-        da = torch.cat(
-            [
-                dc_total * g * i * (1 - i),
-                dc_total * c * f * (1 - f),
-                dc_total * i * (1 - g * g),
-                dh * tc * o * (1 - o),
-            ],
-            dim=-1,
-        )
+        torch.mul(dc_total * g, i * (1 - i), out=d_ax[..., :size])
+        torch.mul(dc_total * c, f * (1 - f), out=d_ax[..., size : 2 * size])
+        torch.mul(dc_total * i, 1 - g * g, out=d_ax[..., 2 * size : 3 * size])
+        torch.mul(dh * tc, o * (1 - o), out=d_ax[..., 3 * size :])
         # h enters the next state only through the matmul; c through the forget gate
-        d_prev = torch.cat([torch.zeros_like(dh), dc_total * f], dim=-1)
-        return da, da, d_prev
+        direct = torch.empty_like(d_state)
+        direct[..., :size] = 0
+        torch.mul(dc_total, f, out=direct[..., size:])
+        return direct

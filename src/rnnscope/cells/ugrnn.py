@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import torch
 
+from ._activations import block_scale
 from ._base import Cell
 
 
@@ -35,15 +36,18 @@ class UGRNN(Cell):
         params["b"][self.hidden_size :] += self.gate_bias
 
     def pointwise_forward(self, ax, ah, h):
-        a = ax + ah
-        c, g = a.chunk(2, dim=-1)
-        c = torch.tanh(c)
-        g = torch.sigmoid(g)
-        return c + g * (h - c), (c, g)
+        # one sigmoid for both blocks: tanh(a) = 2 σ(2a) - 1 (see _activations.tanh)
+        s = torch.sigmoid((ax + ah) * self._block_scale(ax))
+        c, g = s.chunk(2, dim=-1)
+        c = 2 * c - 1
+        return torch.lerp(c, h, g), (c, g)  # c + g (h - c)
 
-    def pointwise_backward(self, dh_new, saved, h):
+    def _block_scale(self, like: torch.Tensor) -> torch.Tensor:
+        return block_scale((2.0, 1.0), self.hidden_size, like)
+
+    def pointwise_backward(self, dh_new, saved, h, d_ax, d_ah):
         c, g = saved
-        da_c = dh_new * (1 - g) * (1 - c * c)
-        da_g = dh_new * (h - c) * g * (1 - g)
-        da = torch.cat([da_c, da_g], dim=-1)
-        return da, da, dh_new * g
+        size = self.hidden_size
+        torch.mul(dh_new * (1 - g), 1 - c * c, out=d_ax[..., :size])
+        torch.mul(dh_new * (h - c), g * (1 - g), out=d_ax[..., size:])
+        return dh_new * g

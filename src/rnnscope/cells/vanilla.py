@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import torch
+
 from .._validation import check_choice
 from . import _activations
 from ._base import Cell
@@ -47,7 +49,7 @@ class VanillaRNN(Cell):
         h_new = _activations.apply(self._activation, ax + ah)
         return h_new, (h_new,)
 
-    def pointwise_backward(self, dh_new, saved, h):
+    def pointwise_backward(self, dh_new, saved, h, d_ax, d_ah):
         (h_new,) = saved
-        da = dh_new * _activations.derivative_from_output(self._activation, h_new)
-        return da, da, None
+        torch.mul(dh_new, _activations.derivative_from_output(self._activation, h_new), out=d_ax)
+        return None

