@@ -11,7 +11,7 @@ cannot add it):
 (c) the FLOP rate of (a) against this machine's float32 matmul peak.
 
 FLOPs count the matmuls only (forward, input/state gradients, weight gradients):
-per network and training step ``B·T·(6·H·G + 4·I·G + 6·H·OUT)`` with ``G`` the gate
+per network and training step ``B·T·(6·H·G + 4·I·G + 6·H·O)`` with ``G`` the gate
 width (H, 3H, 4H, 2H).
 
 Run: ``python bench/train_population.py [--steps 20] [--baseline-steps 10]``
