@@ -65,6 +65,7 @@ class _Recurrence(torch.autograd.Function):
         return states[:, 1:]
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # gradients of gradients: use cell.step
     def backward(ctx, d_states):
         cell: Cell = ctx.cell
         x, w_hh, states = ctx.saved_tensors
@@ -94,7 +95,6 @@ class _Recurrence(torch.autograd.Function):
                 else:  # only the first `rec` state components feed the matmul (LSTM's h)
                     dh = d_direct
                     dh[..., :rec] += d_rec
-                ctx.saved[t] = None
             # weight gradients for this chunk: large matmuls over C·B rows
             d_ax_flat = d_ax_c[:, :length].reshape(n, -1, width)
             d_ah_flat = d_ax_flat if d_ah_c is None else d_ah_c[:, :length].reshape(n, -1, width)
@@ -109,7 +109,6 @@ class _Recurrence(torch.autograd.Function):
             d_b += d_ax_flat.sum(dim=1)
             if d_b_rec is not None:
                 d_b_rec += d_ah_flat.sum(dim=1)
-        ctx.saved = None
         return None, None, None, d_w_ih, d_b, d_w_hh, d_b_rec, dh, None
 
 

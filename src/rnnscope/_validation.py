@@ -24,7 +24,7 @@ def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
     return value  # type: ignore[return-value]
 
 
-def check_finite_params(params: Mapping[str, torch.Tensor], where: str = "parameters") -> None:
+def check_finite_params(params: Mapping[str, torch.Tensor], where: str = "params") -> None:
     """Raise if any parameter tensor holds NaN or inf, naming the tensor."""
     for key, value in params.items():
         if not torch.is_tensor(value):

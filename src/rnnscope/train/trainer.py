@@ -219,14 +219,12 @@ def train_population(
             cell = make_cell(arch, int(size), task.input_size, **options)
             net = RNN(cell, task.output_size, learn_initial_state=config.learn_initial_state)
             label = f"{arch}-{size}" + (f"-{act}" if act else "")
-            params, recs, hist = _train_group(
-                task,
-                net,
-                rows,
-                config,
-                eval_batch,
-                lambda k, label=label: report(label, k, config.max_steps),
-            )
+
+            def group_report(done: int, final: bool = False, label: str = label) -> None:
+                # a group that stops early ends its bar at the step it reached
+                report(label, done, done if final else config.max_steps)
+
+            params, recs, hist = _train_group(task, net, rows, config, eval_batch, group_report)
             groups.append(TrainedGroup(net, [int(i) for i in rows["network"]], params))
             records.extend(recs)
             history.extend(hist)
@@ -340,6 +338,7 @@ def _train_group(
             work, mom, lr, l2 = gather()
         report(step)
 
+    report(step, final=True)
     end = time.perf_counter() - start
     records = [
         {
@@ -353,7 +352,6 @@ def _train_group(
         }
         for i in range(n)
     ]
-    report(config.max_steps)
     return master, records, history
 
 
@@ -416,7 +414,7 @@ class _progress:
             if label not in self._tasks:
                 self._tasks[label] = self._bar.add_task(f"train {label}", total=total)
             if done == total or done % 10 == 0:
-                self._bar.update(self._tasks[label], completed=done)
+                self._bar.update(self._tasks[label], completed=done, total=total)
 
         return report
 
