@@ -17,13 +17,13 @@ def sigmoid(a):
 
 def numpy_step(cell, p, h, x):
     """Hand-written reference for one step of one network: p[k] [..], h [B, S], x [B, IN]."""
-    if isinstance(cell, VanillaRNN):
-        a = x @ p["W_ih"] + h @ p["W_hh"] + p["b"]
-        return np.tanh(a) if cell.activation == "tanh" else np.maximum(a, 0)
     if isinstance(cell, CTRNN):
         a = x @ p["W_ih"] + h @ p["W_hh"] + p["b"]
         r = np.tanh(a) if cell.activation == "tanh" else np.maximum(a, 0)
         return (1 - cell.alpha) * h + cell.alpha * r
+    if isinstance(cell, VanillaRNN):
+        a = x @ p["W_ih"] + h @ p["W_hh"] + p["b"]
+        return np.tanh(a) if cell.activation == "tanh" else np.maximum(a, 0)
     if isinstance(cell, GRU) and cell.reset == "after":
         gx = x @ p["W_ih"] + p["b"]
         gh = h @ p["W_hh"] + p["b_hh"]

@@ -12,15 +12,15 @@ from typing import ClassVar
 
 import torch
 
-from .._validation import check_choice
 from . import _activations
-from ._base import Cell
+from .vanilla import VanillaRNN
 
 
-class CTRNN(Cell):
-    """Leaky rate network.
+class CTRNN(VanillaRNN):
+    """Leaky rate network: the vanilla cell with a leak (``α = 1`` recovers it).
 
-    Parameters: ``W_ih [N, I, H]``, ``W_hh [N, H, H]``, ``b [N, H]``. State ``h [..., H]``.
+    Parameters: ``W_ih [N, I, H]``, ``W_hh [N, H, H]``, ``b [N, H]``. State ``h [..., H]``;
+    with ``tanh`` a convex mix of ``h`` and ``phi(.)`` stays in the box ``|h| ≤ 1``.
 
     Args:
         hidden_size: units ``H``.
@@ -31,7 +31,6 @@ class CTRNN(Cell):
     """
 
     name: ClassVar[str] = "ctrnn"
-    gates: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -43,31 +42,21 @@ class CTRNN(Cell):
         activation: str = "tanh",
         **kw,
     ) -> None:
-        super().__init__(hidden_size, input_size, **kw)
+        super().__init__(hidden_size, input_size, activation=activation, **kw)
         if not (dt > 0 and tau > 0 and dt <= tau):
             raise ValueError(f"need 0 < dt <= tau for a stable Euler step, got dt={dt}, tau={tau}.")
         self.dt, self.tau = float(dt), float(tau)
         self.alpha = self.dt / self.tau
-        self._activation = check_choice("activation", activation, _activations.ACTIVATIONS)
-
-    @property
-    def activation(self) -> str:
-        return self._activation
-
-    @property
-    def state_bound(self) -> float | None:  # type: ignore[override]
-        # a convex mix of h and phi(.) in [-1, 1] stays in the box once inside it
-        return 1.0 if self._activation == "tanh" else None
 
     def _config(self):
-        return {"dt": self.dt, "tau": self.tau, "activation": self._activation}
+        return {"dt": self.dt, "tau": self.tau, **super()._config()}
 
     def pointwise_forward(self, ax, ah, h):
-        r = _activations.apply(self._activation, ax + ah)
+        r = _activations.apply(self.activation, ax + ah)
         return torch.lerp(h, r, self.alpha), (r,)  # h + α (r - h)
 
     def pointwise_backward(self, dh_new, saved, h, d_ax, d_ah):
         (r,) = saved
-        slope = _activations.derivative_from_output(self._activation, r)
+        slope = _activations.derivative_from_output(self.activation, r)
         torch.mul(dh_new * self.alpha, slope, out=d_ax)
         return dh_new * (1 - self.alpha)
