@@ -11,7 +11,8 @@ The public API (see ``shared/DESIGN.md``)::
 
 from __future__ import annotations
 
-from . import cells, tasks, train
+from . import cells, dynamics, tasks, train
+from .dynamics import find_fixed_points, linearize
 from .network import RNN
 from .train import TrainConfig, TrainResult, make_grid, train_population
 
@@ -23,6 +24,9 @@ __all__ = [
     "TrainResult",
     "__version__",
     "cells",
+    "dynamics",
+    "find_fixed_points",
+    "linearize",
     "make_grid",
     "tasks",
     "train",

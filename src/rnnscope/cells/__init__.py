@@ -6,7 +6,7 @@ Each cell is configuration plus ``init(population, seed) -> params`` and
 
 from __future__ import annotations
 
-from ._base import Cell, Params
+from ._base import BoundStep, Cell, Params
 from .ctrnn import CTRNN
 from .gru import GRU
 from .lstm import LSTM
@@ -49,6 +49,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "UGRNN",
+    "BoundStep",
     "Cell",
     "Params",
     "VanillaRNN",

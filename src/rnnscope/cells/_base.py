@@ -265,6 +265,93 @@ class Cell:
                 ) from None
         return x
 
+    # --------------------------------------------------------- Jacobians
+    def jacobians(
+        self, params: Params, h: torch.Tensor, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Closed-form Jacobians of one step at ``(h, x)``.
+
+        Args:
+            params: ``[N, ...]``; ``h [N, *batch, S]``; ``x`` as in :meth:`step`.
+
+        Returns:
+            ``J_rec [N, *batch, S, S]`` with ``J_rec[..., i, j] = ∂h'_i / ∂h_j`` and
+            ``J_inp [N, *batch, S, I]`` with ``J_inp[..., i, k] = ∂h'_i / ∂x_k``.
+        """
+        x = self._align_input(h, x)
+        ax = self.input_projection(params, x, shared=x.dim() < h.dim())
+        ah = self.recurrent_projection(params, h)
+        w_hh_t = _view_weights(params["W_hh"].transpose(-1, -2), h.dim())  # [N, 1.., G, H]
+        w_ih_t = _view_weights(params["W_ih"].transpose(-1, -2), h.dim())  # [N, 1.., G, I]
+        return self._closed_form_jacobians(params, ax, ah, h, w_hh_t, w_ih_t)
+
+    def _closed_form_jacobians(self, params, ax, ah, h, w_hh_t, w_ih_t):
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form Jacobian.")
+
+    def bind(self, params: Params) -> BoundStep:
+        """This cell with fixed parameters, as the step function ``F(h, x)`` that the
+        dynamics tools take (with closed-form Jacobians and the state bound)."""
+        self.check_params(params)
+        return BoundStep(self, params)
+
+
+class BoundStep:
+    """A cell bound to parameters: ``step(h, x) -> h'`` batched over leading axes.
+
+    ``h [N, *batch, S]`` for a population of ``N`` networks. Attributes used by
+    :mod:`rnnscope.dynamics`: ``state_size``, ``input_size``, ``state_bound`` and
+    :meth:`jacobians` (closed forms, checked against autodiff in the tests).
+    """
+
+    def __init__(self, cell: Cell, params: Params) -> None:
+        self.cell = cell
+        self.params = params
+
+    @property
+    def state_size(self) -> int:
+        return self.cell.state_size
+
+    @property
+    def input_size(self) -> int:
+        return self.cell.input_size
+
+    @property
+    def state_bound(self) -> float | None:
+        return self.cell.state_bound
+
+    @property
+    def population(self) -> int:
+        return self.params["W_hh"].shape[0]
+
+    @property
+    def continuous_time(self) -> tuple[float, float] | None:
+        """``(dt, α)`` when the cell is an Euler step of a flow (CTRNN), else ``None``."""
+        alpha = getattr(self.cell, "alpha", None)
+        return None if alpha is None else (self.cell.dt, alpha)
+
+    def __call__(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.cell.step(self.params, h, x)
+
+    def jacobians(self, h: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.cell.jacobians(self.params, h, x)
+
+    def to(self, dtype: torch.dtype) -> BoundStep:
+        """The same step with parameters cast to ``dtype`` (e.g. float64 for polishing)."""
+        return BoundStep(self.cell, {k: v.to(dtype) for k, v in self.params.items()})
+
+    def __repr__(self) -> str:
+        return f"BoundStep({self.cell!r}, population={self.population})"
+
+
+def _view_weights(w: torch.Tensor, ndim: int) -> torch.Tensor:
+    """``[N, A, B]`` viewed as ``[N, 1, ..., 1, A, B]`` to broadcast against ``[N, *batch, ...]``."""
+    return w.reshape(w.shape[0], *([1] * (ndim - 2)), *w.shape[1:])
+
+
+def _rows(d: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """``diag(d) @ m`` for batched ``d [..., A]`` and ``m [..., A, B]`` (a new tensor)."""
+    return d.unsqueeze(-1) * m
+
 
 def _batched_matmul(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """``x [N, *batch, K] @ w [N, K, G] -> [N, *batch, G]`` as one batched matmul."""

@@ -60,3 +60,9 @@ class CTRNN(VanillaRNN):
         slope = _activations.derivative_from_output(self.activation, r)
         torch.mul(dh_new * self.alpha, slope, out=d_ax)
         return dh_new * (1 - self.alpha)
+
+    def _closed_form_jacobians(self, params, ax, ah, h, w_hh_t, w_ih_t):
+        r = _activations.apply(self.activation, ax + ah)
+        slope = (self.alpha * _activations.derivative_from_output(self.activation, r)).unsqueeze(-1)
+        eye = torch.eye(self.hidden_size, dtype=h.dtype, device=h.device)
+        return (1 - self.alpha) * eye + slope * w_hh_t, slope * w_ih_t

@@ -8,7 +8,7 @@ import torch
 
 from .._validation import check_choice
 from ._activations import tanh
-from ._base import Cell, Params, _batched_matmul
+from ._base import Cell, Params, _batched_matmul, _rows, _view_weights
 
 
 class GRU(Cell):
@@ -85,3 +85,37 @@ class GRU(Cell):
         z = torch.sigmoid(xz + hz)
         n = tanh(xn + _batched_matmul(r * h, params["W_hn"]))
         return torch.lerp(n, h, z)
+
+    def _closed_form_jacobians(self, params, ax, ah, h, w_hh_t, w_ih_t):
+        # Every term is a row-scaled weight block, so J is assembled in a few fused
+        # passes: J = diag(z) + Σ_blocks diag(c_block) W_blockᵀ.
+        size = self.hidden_size
+        blocks = [slice(k * size, (k + 1) * size) for k in range(3)]
+        r, z = torch.sigmoid(ax[..., : 2 * size] + ah[..., : 2 * size]).chunk(2, dim=-1)
+        dr, dz = r * (1 - r), z * (1 - z)
+        if self.reset == "after":
+            hn = ah[..., blocks[2]]
+            n = tanh(ax[..., blocks[2]] + r * hn)
+        else:
+            n = tanh(ax[..., blocks[2]] + _batched_matmul(r * h, params["W_hn"]))
+        mix_dn = (1 - z) * (1 - n * n)  # ∂h'/∂(pre-activation of n)
+        c_z = (h - n) * dz  # coefficient of W_zᵀ
+        if self.reset == "after":
+            c_r = mix_dn * hn * dr
+            j_rec = _rows(c_z, w_hh_t[..., blocks[1], :])
+            j_rec.addcmul_((mix_dn * r).unsqueeze(-1), w_hh_t[..., blocks[2], :])
+            j_rec.addcmul_(c_r.unsqueeze(-1), w_hh_t[..., blocks[0], :])
+            j_inp = _rows(c_z, w_ih_t[..., blocks[1], :])
+            j_inp.addcmul_(mix_dn.unsqueeze(-1), w_ih_t[..., blocks[2], :])
+            j_inp.addcmul_(c_r.unsqueeze(-1), w_ih_t[..., blocks[0], :])
+        else:
+            # n depends on h through (r ⊙ h) W_hn: ∂n/∂h = diag(dn) W_hnᵀ (diag(r) + diag(h) ∂r/∂h)
+            wn_t = _view_weights(params["W_hn"].transpose(-1, -2), h.dim())  # [N, 1.., H, H]
+            r_h = _rows(dr, w_hh_t[..., blocks[0], :])
+            r_x = _rows(dr, w_ih_t[..., blocks[0], :])
+            n_h = wn_t * r.unsqueeze(-2) + wn_t @ (h.unsqueeze(-1) * r_h)
+            n_x = w_ih_t[..., blocks[2], :] + wn_t @ (h.unsqueeze(-1) * r_x)
+            j_rec = _rows(c_z, w_hh_t[..., blocks[1], :]).addcmul_(mix_dn.unsqueeze(-1), n_h)
+            j_inp = _rows(c_z, w_ih_t[..., blocks[1], :]).addcmul_(mix_dn.unsqueeze(-1), n_x)
+        j_rec.diagonal(dim1=-2, dim2=-1).add_(z)
+        return j_rec, j_inp

@@ -73,3 +73,30 @@ class LSTM(Cell):
         direct[..., :size] = 0
         torch.mul(dc_total, f, out=direct[..., size:])
         return direct
+
+    def _closed_form_jacobians(self, params, ax, ah, state, w_hh_t, w_ih_t):
+        # ∂c'/∂(h or x) = Σ_gates diag(coefficient) W_gateᵀ, and ∂h'/∂· adds the output
+        # gate's block: each Jacobian is a few fused row-scaled weight blocks.
+        size = self.hidden_size
+        _, (i, f, g, o, tc) = self.pointwise_forward(ax, ah, state)
+        c = state[..., size:]
+        out_slope = o * (1 - tc * tc)  # ∂h'/∂c'
+        coef_c = (g * i * (1 - i), c * f * (1 - f), i * (1 - g * g))  # ∂c'/∂a for i, f, g
+        coef_o = tc * o * (1 - o)  # ∂h'/∂a_o
+
+        def blocks(w_t):
+            dc = None
+            for k, coef in enumerate(coef_c):
+                w = w_t[..., k * size : (k + 1) * size, :]
+                dc = coef.unsqueeze(-1) * w if dc is None else dc.addcmul_(coef.unsqueeze(-1), w)
+            dh = (out_slope.unsqueeze(-1) * dc).addcmul_(
+                coef_o.unsqueeze(-1), w_t[..., 3 * size :, :]
+            )
+            return dh, dc
+
+        dh_dh, dc_dh = blocks(w_hh_t)
+        dh_dx, dc_dx = blocks(w_ih_t)
+        dh_dc = torch.diag_embed(out_slope * f)
+        dc_dc = torch.diag_embed(f)
+        j_rec = torch.cat([torch.cat([dh_dh, dh_dc], -1), torch.cat([dc_dh, dc_dc], -1)], -2)
+        return j_rec, torch.cat([dh_dx, dc_dx], -2)

@@ -51,3 +51,13 @@ class UGRNN(Cell):
         torch.mul(dh_new * (1 - g), 1 - c * c, out=d_ax[..., :size])
         torch.mul(dh_new * (h - c), g * (1 - g), out=d_ax[..., size:])
         return dh_new * g
+
+    def _closed_form_jacobians(self, params, ax, ah, h, w_hh_t, w_ih_t):
+        size = self.hidden_size
+        _, (c, g) = self.pointwise_forward(ax, ah, h)
+        d_c = ((1 - g) * (1 - c * c)).unsqueeze(-1)  # ∂h'/∂a_c
+        d_g = ((h - c) * g * (1 - g)).unsqueeze(-1)  # ∂h'/∂a_g
+        j_rec = (d_c * w_hh_t[..., :size, :]).addcmul_(d_g, w_hh_t[..., size:, :])
+        j_rec.diagonal(dim1=-2, dim2=-1).add_(g)
+        j_inp = (d_c * w_ih_t[..., :size, :]).addcmul_(d_g, w_ih_t[..., size:, :])
+        return j_rec, j_inp

@@ -53,3 +53,8 @@ class VanillaRNN(Cell):
         (h_new,) = saved
         torch.mul(dh_new, _activations.derivative_from_output(self._activation, h_new), out=d_ax)
         return None
+
+    def _closed_form_jacobians(self, params, ax, ah, h, w_hh_t, w_ih_t):
+        y = _activations.apply(self.activation, ax + ah)
+        slope = _activations.derivative_from_output(self.activation, y).unsqueeze(-1)
+        return slope * w_hh_t, slope * w_ih_t

@@ -1,0 +1,145 @@
+"""Linearization of a step function around a point: Jacobians and their eigenmodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._steps import Step, jacobians
+
+
+@dataclass
+class Linearization:
+    """``Δh_{t+1} ≈ J_rec Δh_t + J_inp Δx_t`` around ``(h*, x*)``, with eigenmodes.
+
+    All tensors carry the leading shape of the points (``[...]`` below).
+
+    Attributes:
+        points: ``h* [..., S]``; inputs: ``x* [..., I]``.
+        jacobian: ``J_rec [..., S, S]`` (``∂h'_i/∂h_j``); input_jacobian ``J_inp [..., S, I]``.
+        eigenvalues: ``λ [..., S]`` (complex), sorted by ``|λ|``, largest first.
+        right_eigenvectors: ``R [..., S, S]``, column ``a`` is the mode ``r_a``.
+        left_eigenvectors: ``L = R⁻¹ [..., S, S]``, row ``a`` is ``ℓ_aᵀ`` (``ℓ_aᵀ r_b = δ_ab``),
+            so ``J_rec = R diag(λ) L``.
+        continuous_time: ``(dt, α)`` for an Euler-discretised flow (CTRNN), else ``None``.
+    """
+
+    points: torch.Tensor
+    inputs: torch.Tensor
+    jacobian: torch.Tensor
+    input_jacobian: torch.Tensor
+    eigenvalues: torch.Tensor
+    right_eigenvectors: torch.Tensor
+    left_eigenvectors: torch.Tensor
+    continuous_time: tuple[float, float] | None = None
+
+    @property
+    def magnitudes(self) -> torch.Tensor:
+        """``|λ| [..., S]``."""
+        return self.eigenvalues.abs()
+
+    @property
+    def is_stable(self) -> torch.Tensor:
+        """A map's fixed point is stable when every ``|λ| < 1``: ``[...]`` bool."""
+        return self.magnitudes.amax(dim=-1) < 1
+
+    @property
+    def n_unstable(self) -> torch.Tensor:
+        """Number of unstable directions, ``#{a: |λ_a| > 1}``: ``[...]`` int."""
+        return (self.magnitudes > 1).sum(dim=-1)
+
+    @property
+    def time_constants(self) -> torch.Tensor:
+        """``τ_a = 1 / |ln |λ_a||`` in steps ``[..., S]``: how many steps a mode takes to
+        decay (or grow) by a factor e; ``inf`` for ``|λ| = 1``."""
+        return 1.0 / self.magnitudes.log().abs()
+
+    @property
+    def rotation(self) -> torch.Tensor:
+        """Rotation per step ``arg λ_a`` in radians ``[..., S]`` (0 for real modes)."""
+        return self.eigenvalues.angle()
+
+    @property
+    def flow_eigenvalues(self) -> torch.Tensor:
+        """Eigenvalues of the flow behind an Euler step, in units of 1/time.
+
+        For ``h' = h + (dt/τ) f(h)``, the Euler step of ``τ dh/dt = f(h)``, each map
+        eigenvalue is ``λ = 1 + dt · μ`` with ``μ`` an eigenvalue of the flow's Jacobian
+        ``Df/τ``; so ``μ_a = (λ_a - 1) / dt``. Raises for a plain map."""
+        if self.continuous_time is None:
+            raise ValueError(
+                "this linearization is of a discrete map; flow eigenvalues exist for "
+                "Euler-discretised flows such as the CTRNN (pass continuous_time=(dt, alpha))."
+            )
+        dt, _ = self.continuous_time
+        return (self.eigenvalues - 1) / dt
+
+    @property
+    def flow_time_constants(self) -> torch.Tensor:
+        """``-1 / Re μ_a`` in the flow's time unit (negative for growing modes)."""
+        return -1.0 / self.flow_eigenvalues.real
+
+    def mode_contribution(self, steps: int, input_vector: torch.Tensor) -> torch.Tensor:
+        """``Σ_a λ_a^k r_a ℓ_aᵀ J_inp x`` for ``k = steps``: how an input ``x [..., I]``
+        given ``k`` steps earlier moves the state now, mode by mode: ``[..., S(mode), S]``."""
+        drive = self.left_eigenvectors @ (
+            self.input_jacobian @ input_vector.to(self.input_jacobian).unsqueeze(-1)
+        ).to(self.left_eigenvectors.dtype)  # [..., S, 1]
+        gain = self.eigenvalues**steps
+        return (gain.unsqueeze(-1) * drive * self.right_eigenvectors.transpose(-1, -2)).real
+
+
+def linearize(
+    step: Step,
+    points: torch.Tensor,
+    inputs: torch.Tensor | None = None,
+    *,
+    continuous_time: tuple[float, float] | None = None,
+) -> Linearization:
+    """Linearize ``step`` at states ``points [..., S]`` under inputs ``inputs [..., I]``.
+
+    Jacobians come from the step's closed forms when it has them (``rnnscope`` cells),
+    else from autodiff. The eigen-decomposition runs in float64.
+
+    Args:
+        step: ``F(h, x)`` batched over leading axes.
+        points: states ``h* [..., S]``.
+        inputs: ``x*``, broadcastable to ``[..., I]``; default zeros (needs
+            ``step.input_size``).
+        continuous_time: ``(dt, α)`` when the map is an Euler step of a flow; taken
+            from ``step.continuous_time`` when present (the CTRNN).
+    """
+    points = torch.as_tensor(points)
+    if inputs is None:
+        inputs = _zero_inputs(step, points)
+    j_rec, j_inp = jacobians(step, points, inputs.to(points.dtype))
+    eigenvalues, right = torch.linalg.eig(j_rec.detach().to(torch.float64))
+    order = eigenvalues.abs().argsort(dim=-1, descending=True)
+    eigenvalues = eigenvalues.gather(-1, order)
+    right = right.gather(-1, order.unsqueeze(-2).expand_as(right))
+    left = torch.linalg.inv(right)
+    if continuous_time is None:
+        continuous_time = getattr(step, "continuous_time", None)
+    return Linearization(
+        points=points,
+        inputs=inputs.expand(*points.shape[:-1], inputs.shape[-1]),
+        jacobian=j_rec.detach(),
+        input_jacobian=j_inp.detach(),
+        eigenvalues=eigenvalues,
+        right_eigenvectors=right,
+        left_eigenvectors=left,
+        continuous_time=continuous_time,
+    )
+
+
+def _zero_inputs(step: Step, like: torch.Tensor) -> torch.Tensor:
+    size = getattr(step, "input_size", None)
+    if size is None:
+        raise ValueError(
+            "inputs=None needs a step with an input_size attribute; pass inputs explicitly."
+        )
+    return like.new_zeros(size)
+
+
+__all__ = ["Linearization", "linearize"]
