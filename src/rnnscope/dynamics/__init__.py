@@ -9,13 +9,24 @@ from __future__ import annotations
 from ._steps import jacobians
 from .candidates import sample_candidates
 from .fixed_points import FixedPoints, find_fixed_points
+from .graphs import input_transition_graph, unstable_manifold_graph
+from .limit_cycle import LimitCycle, find_limit_cycle
+from .line_attractor import LineAttractor, fit_line_attractor
 from .linearize import Linearization, linearize
+from .surrogate import LinearizedModel
 
 __all__ = [
     "FixedPoints",
+    "LimitCycle",
+    "LineAttractor",
     "Linearization",
+    "LinearizedModel",
     "find_fixed_points",
+    "find_limit_cycle",
+    "fit_line_attractor",
+    "input_transition_graph",
     "jacobians",
     "linearize",
     "sample_candidates",
+    "unstable_manifold_graph",
 ]

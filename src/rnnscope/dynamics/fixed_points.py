@@ -360,6 +360,7 @@ def find_fixed_points(
     info = {
         "candidates": n_net * n_cand,
         "networks": n_net,
+        "network_shape": tuple(net_shape),
         "polish_dtype": str(polish_dtype).replace("torch.", ""),
         "tol_q": tol_q,
         "tol_slow": tol_slow,

@@ -1,0 +1,128 @@
+"""Line and ring attractors: fixed points lying on a low-dimensional curve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class LineAttractor:
+    """The geometry of a set of fixed points.
+
+    Attributes:
+        dimension: principal components needed to explain ``explained`` of the
+            points' variance (1 for a line, 2 for a ring or plane).
+        explained_variance_ratio: ``[S]`` per principal component.
+        center: ``[S]`` mean of the points.
+        direction: ``[S]`` first principal axis (unit vector): the line's direction.
+        axes: ``[S, S]`` all principal axes (rows).
+        coordinate: ``[M]`` position of each point along the line (projection on
+            ``direction``), or its angle in radians in the top-2 plane for a ring.
+        is_ring: the points lie on a circle in their top-2 plane (dimension 2 and
+            radius coefficient of variation below 0.1).
+        n_near_one: per point, how many eigenvalues satisfy ``| |λ| − 1 | < unit_tol``
+            (``[M]``; ``None`` without eigenvalues). A line attractor has one.
+        readout_alignment: ``|cos|`` between ``direction`` and each readout vector
+            (``[O]``; ``None`` without a readout).
+        null_alignment: the same for random unit directions: mean and 95th
+            percentile of ``|cos|`` over ``null_samples`` draws.
+        p_value: fraction of random directions at least as aligned as the readout.
+    """
+
+    dimension: int
+    explained_variance_ratio: np.ndarray
+    center: np.ndarray
+    direction: np.ndarray
+    axes: np.ndarray
+    coordinate: np.ndarray
+    is_ring: bool
+    n_near_one: np.ndarray | None
+    readout_alignment: np.ndarray | None
+    null_alignment: tuple[float, float] | None
+    p_value: np.ndarray | None
+
+
+def fit_line_attractor(
+    points,
+    *,
+    eigenvalues=None,
+    readout=None,
+    explained: float = 0.95,
+    unit_tol: float = 0.05,
+    null_samples: int = 10_000,
+    seed: int = 0,
+) -> LineAttractor:
+    """Describe fixed points as a line (or ring) attractor.
+
+    Args:
+        points: ``[M, S]`` fixed points of one network under one input (M ≥ 2).
+        eigenvalues: ``[M, S]`` their Jacobian eigenvalues (complex), optional.
+        readout: ``[S]`` or ``[S, O]`` readout vectors (e.g. ``W_out``), optional.
+        explained: variance share that defines the dimension (default 0.95).
+        unit_tol: an eigenvalue counts as "near one" when ``| |λ| − 1 | < unit_tol``.
+        null_samples, seed: the random-direction null for the readout alignment.
+    """
+    pts = _numpy(points).astype(np.float64)
+    if pts.ndim != 2 or pts.shape[0] < 2:
+        raise ValueError(f"points must be [M, S] with M ≥ 2, got shape {list(pts.shape)}.")
+    if not 0 < explained <= 1:
+        raise ValueError(f"explained must lie in (0, 1], got {explained}.")
+    center = pts.mean(axis=0)
+    centred = pts - center
+    _, sing, axes = np.linalg.svd(centred, full_matrices=True)
+    var = np.zeros(pts.shape[1])
+    var[: len(sing)] = sing**2
+    ratio = var / var.sum() if var.sum() > 0 else var
+    dimension = int(np.searchsorted(np.cumsum(ratio), explained - 1e-12) + 1)
+    direction = axes[0]
+    plane = centred @ axes[:2].T
+    radius = np.linalg.norm(plane, axis=1)
+    is_ring = dimension == 2 and radius.mean() > 0 and radius.std() / radius.mean() < 0.1
+    coordinate = np.arctan2(plane[:, 1], plane[:, 0]) if is_ring else centred @ direction
+
+    near_one = None
+    if eigenvalues is not None:
+        mags = np.abs(_numpy(eigenvalues))
+        if mags.shape[0] != pts.shape[0]:
+            raise ValueError(
+                f"eigenvalues have {mags.shape[0]} rows but there are {pts.shape[0]} points."
+            )
+        near_one = (np.abs(mags - 1) < unit_tol).sum(axis=1)
+
+    alignment = null = p_value = None
+    if readout is not None:
+        w = _numpy(readout).astype(np.float64)
+        w = w[:, None] if w.ndim == 1 else w
+        if w.shape[0] != pts.shape[1]:
+            raise ValueError(
+                f"readout has {w.shape[0]} rows but the states have {pts.shape[1]} units."
+            )
+        w = w / np.linalg.norm(w, axis=0, keepdims=True)
+        alignment = np.abs(direction @ w)
+        rng = np.random.default_rng(seed)
+        random = rng.standard_normal((null_samples, pts.shape[1]))
+        random /= np.linalg.norm(random, axis=1, keepdims=True)
+        null_cos = np.abs(random @ w)  # [samples, O]
+        null = (float(null_cos.mean()), float(np.quantile(null_cos, 0.95)))
+        p_value = (null_cos >= alignment[None, :]).mean(axis=0)
+
+    return LineAttractor(
+        dimension=dimension,
+        explained_variance_ratio=ratio,
+        center=center,
+        direction=direction,
+        axes=axes,
+        coordinate=coordinate,
+        is_ring=bool(is_ring),
+        n_near_one=near_one,
+        readout_alignment=alignment,
+        null_alignment=null,
+        p_value=p_value,
+    )
+
+
+def _numpy(a) -> np.ndarray:
+    return a.detach().cpu().numpy() if torch.is_tensor(a) else np.asarray(a)
