@@ -2,15 +2,17 @@
 
 The search minimises ``q(h) = ½‖F(h, x*) − h‖²`` from every candidate at once:
 
-1. **Adam phase** (``adam_iters``, default 30 at ``lr`` 0.02; first order, cheap per
-   iteration): moves candidates into the basins of nearby points before the
-   second-order phase, which then reaches more of the saddles (on a flip-flop GRU: all
-   12 edge saddles in 6 of 6 candidate draws, against 5 of 6 without it). Each candidate
-   stops on its own when ``q < adam_tol`` or when ``q`` has not fallen by 1% over
-   ``stall_window`` iterations.
+1. **Optional Adam phase** (``adam_iters > 0``, e.g. 30 at ``lr`` 0.02; first order,
+   cheap per iteration): moves candidates into the basins of other points before the
+   second-order phase, which then reaches more of the higher-index saddles (on the
+   flip-flop GRU of ``bench/fixed_points.py``: the face saddles and the centre). Each
+   candidate stops on its own when ``q < adam_tol`` or when ``q`` has not fallen by 1%
+   over ``stall_window`` iterations. Off by default: the second-order phase alone found
+   all 8 stable points and all 12 edge saddles of that network in 16 of 16 candidate
+   draws.
 2. **Newton / Levenberg–Marquardt** on ``G(h) = F(h) − h = 0`` with the step's
-   Jacobian, in the candidates' dtype: a Newton step where it lowers ``q``, else a
-   damped Gauss–Newton step with a damping per candidate; each candidate leaves the
+   Jacobian, in the candidates' dtype: a Newton step (or half or quarter of it) where it
+   lowers ``q``, else a damped Gauss–Newton step with a damping per candidate; each candidate leaves the
    working batch when ``q ≤ coarse_tol``, when it is stuck at a local minimum of ``q`` (damping
    above 1e8: a slow point), or when it leaves the state bound.
 3. **Merge**: converged candidates within ``tol_unique · scale`` of each other are merged
@@ -185,7 +187,7 @@ def find_fixed_points(
     coarse_tol: float | None = None,
     polish_iters: int = 20,
     dtype: torch.dtype | None = None,
-    adam_iters: int = 30,
+    adam_iters: int = 0,
     lr: float = 0.02,
     adam_tol: float = 1e-7,
     stall_window: int = 100,
@@ -214,7 +216,7 @@ def find_fixed_points(
         polish_iters: Levenberg–Marquardt iterations of the polish (0: none).
         dtype: dtype of the polish; default float64 when the step can be cast
             (``step.to``), else the candidates' dtype.
-        adam_iters, lr, adam_tol, stall_window: the Adam phase (``adam_iters=0`` skips it).
+        adam_iters, lr, adam_tol, stall_window: the optional Adam phase (default off).
         state_bound: candidates with ``max|h| > bound`` are rejected as ``outside``;
             ``"auto"`` takes ``step.state_bound`` (``None``: no bound).
         linearize_points: compute Jacobians and eigenvalues at the kept points.
@@ -475,7 +477,6 @@ def _levenberg_marquardt(
     iters,
     outside_at=None,
     spurious_q=1e-6,
-    merge_tol=None,
     max_elements=1 << 24,
 ):
     """Levenberg–Marquardt on ``G(h) = F(h) − h`` with one damping per candidate.
@@ -484,8 +485,7 @@ def _levenberg_marquardt(
     padded), so finished candidates cost nothing. A candidate stops when ``q ≤ tol``,
     when its damping exceeds 1e8 (a local minimum of ``q``: a slow point, or no
     progress), when ``q`` has not halved over 10 iterations (drifting, not converging),
-    when it comes within ``merge_tol [B]`` of a converged candidate (it would land on
-    the same point), when its iterate is non-finite, or when it is outside the state bound,
+    when its iterate is non-finite, or when it is outside the state bound,
     its step took it farther out and its ``q`` fell below ``spurious_q``: fixed points
     of a cell lie inside its bound, and out there a GRU's saturated gates make ``q``
     shrink without end. Candidates may start outside the bound and move in.
@@ -520,20 +520,7 @@ def _levenberg_marquardt(
             if it % 10 == 0:  # q must at least halve every 10 iterations
                 running &= q < 0.5 * checkpoint
                 checkpoint = q.clone()
-            if merge_tol is not None:
-                running &= ~_near_converged(h, q <= tol, running, merge_tol)
     return h, q
-
-
-def _near_converged(h, converged, running, tol) -> torch.Tensor:
-    """``[B, K]``: running candidates within ``tol [B]`` of a converged one."""
-    near = torch.zeros_like(running)
-    for b in range(h.shape[0]):
-        done, live = converged[b].nonzero().flatten(), running[b].nonzero().flatten()
-        if len(done) and len(live):
-            close = (torch.cdist(h[b, live], h[b, done]) <= tol[b]).any(dim=1)
-            near[b, live[close]] = True
-    return near
 
 
 def _lm_step(
@@ -562,6 +549,28 @@ def _lm_step(
     better = _try_step(
         system, h, x, g_all, q, running, index, ok, hw, xw, qw, newton, outside_at, spurious_q
     )
+    # backtrack along the Newton direction first: a step evaluation costs far less than
+    # the damped solve below
+    for fraction in (0.5, 0.25):
+        again = ok & ~better
+        if not bool(again.any()):
+            break
+        better |= _try_step(
+            system,
+            h,
+            x,
+            g_all,
+            q,
+            running,
+            index,
+            again,
+            hw,
+            xw,
+            qw,
+            fraction * newton,
+            outside_at,
+            spurious_q,
+        )
     _put(damping, index, better, _take(damping, index) / 3)
     retry = valid & ~better
     if not bool(retry.any()):
