@@ -212,9 +212,11 @@ def test_linearize_decomposition_and_time_constants():
     params = cell.init(1, seed=3, dtype=torch.float64)
     h = 0.3 * torch.randn(1, 5, 6, generator=gen, dtype=torch.float64)
     lin = linearize(cell.bind(params), h, torch.zeros(2, dtype=torch.float64))
+    eager = lin.eigenvalues.clone()  # computed without eigenvectors
     j = lin.jacobian.to(torch.complex128)
     rebuilt = lin.right_eigenvectors @ torch.diag_embed(lin.eigenvalues) @ lin.left_eigenvectors
     torch.testing.assert_close(rebuilt, j, atol=1e-10, rtol=0)
+    torch.testing.assert_close(lin.eigenvalues, eager, atol=1e-12, rtol=0)  # same order and values
     eye = torch.eye(6, dtype=torch.complex128).expand_as(j)
     torch.testing.assert_close(
         lin.left_eigenvectors @ lin.right_eigenvectors, eye, atol=1e-10, rtol=0

@@ -129,18 +129,7 @@ class FixedPoints:
         index = torch.as_tensor(np.asarray(mask))
         if index.dtype == torch.bool:
             index = index.nonzero().flatten()
-        lin = self.linearization
-        if lin is not None:
-            lin = Linearization(
-                lin.points[index],
-                lin.inputs[index],
-                lin.jacobian[index],
-                lin.input_jacobian[index],
-                lin.eigenvalues[index],
-                lin.right_eigenvectors[index],
-                lin.left_eigenvectors[index],
-                lin.continuous_time,
-            )
+        lin = None if self.linearization is None else self.linearization.select(index)
         return FixedPoints(
             self.points[index],
             self.q[index],
@@ -712,7 +701,5 @@ def _linearize_rows(step, points, inputs, network, net_shape) -> Linearization:
         take(lin.jacobian),
         take(lin.input_jacobian),
         take(lin.eigenvalues),
-        take(lin.right_eigenvectors),
-        take(lin.left_eigenvectors),
         lin.continuous_time,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -18,10 +18,12 @@ class Linearization:
     Attributes:
         points: ``h* [..., S]``; inputs: ``x* [..., I]``.
         jacobian: ``J_rec [..., S, S]`` (``∂h'_i/∂h_j``); input_jacobian ``J_inp [..., S, I]``.
-        eigenvalues: ``λ [..., S]`` (complex), sorted by ``|λ|``, largest first.
-        right_eigenvectors: ``R [..., S, S]``, column ``a`` is the mode ``r_a``.
+        eigenvalues: ``λ [..., S]`` (complex), sorted by ``|λ|``, largest first (ties by
+            angle, largest first).
+        right_eigenvectors: ``R [..., S, S]``, column ``a`` is the mode ``r_a``
+            (computed on first use).
         left_eigenvectors: ``L = R⁻¹ [..., S, S]``, row ``a`` is ``ℓ_aᵀ`` (``ℓ_aᵀ r_b = δ_ab``),
-            so ``J_rec = R diag(λ) L``.
+            so ``J_rec = R diag(λ) L`` (computed on first use).
         continuous_time: ``(dt, α)`` for an Euler-discretised flow (CTRNN), else ``None``.
     """
 
@@ -30,9 +32,42 @@ class Linearization:
     jacobian: torch.Tensor
     input_jacobian: torch.Tensor
     eigenvalues: torch.Tensor
-    right_eigenvectors: torch.Tensor
-    left_eigenvectors: torch.Tensor
     continuous_time: tuple[float, float] | None = None
+    _right: torch.Tensor | None = field(default=None, repr=False)
+    _left: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def right_eigenvectors(self) -> torch.Tensor:
+        if self._right is None:
+            self._decompose()
+        return self._right
+
+    @property
+    def left_eigenvectors(self) -> torch.Tensor:
+        if self._left is None:
+            self._decompose()
+        return self._left
+
+    def _decompose(self) -> None:
+        # eigenvalues alone cost half of a full decomposition: vectors only on demand
+        values, vectors = torch.linalg.eig(self.jacobian.to(torch.float64))
+        order = _eigen_order(values)
+        self.eigenvalues = values.gather(-1, order)
+        self._right = vectors.gather(-1, order.unsqueeze(-2).expand_as(vectors))
+        self._left = torch.linalg.inv(self._right)
+
+    def select(self, index: torch.Tensor) -> Linearization:
+        """The rows ``index`` of a linearization with one leading axis."""
+        return Linearization(
+            self.points[index],
+            self.inputs[index],
+            self.jacobian[index],
+            self.input_jacobian[index],
+            self.eigenvalues[index],
+            self.continuous_time,
+            None if self._right is None else self._right[index],
+            None if self._left is None else self._left[index],
+        )
 
     @property
     def magnitudes(self) -> torch.Tensor:
@@ -114,11 +149,8 @@ def linearize(
     if inputs is None:
         inputs = _zero_inputs(step, points)
     j_rec, j_inp = jacobians(step, points, inputs.to(points.dtype))
-    eigenvalues, right = torch.linalg.eig(j_rec.detach().to(torch.float64))
-    order = eigenvalues.abs().argsort(dim=-1, descending=True)
-    eigenvalues = eigenvalues.gather(-1, order)
-    right = right.gather(-1, order.unsqueeze(-2).expand_as(right))
-    left = torch.linalg.inv(right)
+    eigenvalues = torch.linalg.eigvals(j_rec.detach().to(torch.float64))
+    eigenvalues = eigenvalues.gather(-1, _eigen_order(eigenvalues))
     if continuous_time is None:
         continuous_time = getattr(step, "continuous_time", None)
     return Linearization(
@@ -127,10 +159,16 @@ def linearize(
         jacobian=j_rec.detach(),
         input_jacobian=j_inp.detach(),
         eigenvalues=eigenvalues,
-        right_eigenvectors=right,
-        left_eigenvectors=left,
         continuous_time=continuous_time,
     )
+
+
+def _eigen_order(values: torch.Tensor) -> torch.Tensor:
+    """Indices sorting eigenvalues by ``|λ|`` then angle, both descending (stable, so
+    eigenvalues with and without vectors come out in the same order)."""
+    by_angle = torch.argsort(values.angle(), dim=-1, descending=True, stable=True)
+    mags = values.abs().gather(-1, by_angle)
+    return by_angle.gather(-1, torch.argsort(mags, dim=-1, descending=True, stable=True))
 
 
 def _zero_inputs(step: Step, like: torch.Tensor) -> torch.Tensor:
