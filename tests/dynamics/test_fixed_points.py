@@ -319,3 +319,32 @@ def test_sample_candidates():
     assert set(last[:, 0].tolist()) <= set(states[0, :, -1, 0].tolist())
     with pytest.raises(ValueError, match="n must be a positive integer"):
         rs.dynamics.sample_candidates(states, 0)
+
+
+def test_ring_of_fixed_points_is_a_ring_attractor():
+    a = 0.3
+
+    def step(h, x):  # radial flow to |h| = 1, no tangential motion: a ring of fixed points
+        return h + a * h * (1 - h.pow(2).sum(-1, keepdim=True))
+
+    step.input_size = 1
+    gen = torch.Generator().manual_seed(0)
+    candidates = torch.randn(400, 2, generator=gen, dtype=torch.float64)
+    fps = find_fixed_points(step, candidates, outliers=None)
+    ring = fps.select(fps.points.norm(dim=-1) > 0.5)
+    assert len(ring) > 50 and torch.allclose(
+        ring.points.norm(dim=-1), torch.ones(len(ring), dtype=torch.float64)
+    )
+    shape = rs.dynamics.fit_line_attractor(ring.points, eigenvalues=ring.eigenvalues)
+    assert shape.dimension == 2 and shape.is_ring
+    assert (shape.n_near_one == 1).all()  # neutral along the ring, attracting across it
+    angles = torch.atan2(ring.points[:, 1], ring.points[:, 0])
+    coord = torch.as_tensor(shape.coordinate)
+    spreads = []
+    for mirrored in (coord, -coord):  # principal axes may come mirrored
+        diff = torch.remainder(mirrored - angles + math.pi, 2 * math.pi) - math.pi
+        diff = torch.remainder(diff - diff[0] + math.pi, 2 * math.pi) - math.pi
+        spreads.append(float(diff.abs().max()))
+    assert min(spreads) < 1e-6  # the ring coordinate is the angle, up to rotation and reflection
+    origin = fps.select(fps.points.norm(dim=-1) < 1e-9)
+    assert len(origin) == 1 and int(origin.n_unstable[0]) == 2
