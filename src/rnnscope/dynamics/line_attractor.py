@@ -20,9 +20,10 @@ class LineAttractor:
         direction: ``[S]`` first principal axis (unit vector): the line's direction.
         axes: ``[S, S]`` all principal axes (rows).
         coordinate: ``[M]`` position of each point along the line (projection on
-            ``direction``), or its angle in radians in the top-2 plane for a ring.
-        is_ring: the points lie on a circle in their top-2 plane (dimension 2 and
-            radius coefficient of variation below 0.1).
+            ``direction``), or for a ring its angle in radians around the ring's centre
+            in the top-2 plane.
+        is_ring: the points lie on a circle in their top-2 plane (dimension 2 and the
+            radii from the least-squares circle centre vary by less than 10%).
         n_near_one: per point, how many eigenvalues satisfy ``| |λ| − 1 | < unit_tol``
             (``[M]``; ``None`` without eigenvalues). A line attractor has one.
         readout_alignment: ``|cos|`` between ``direction`` and each readout vector
@@ -79,9 +80,16 @@ def fit_line_attractor(
     dimension = int(np.searchsorted(np.cumsum(ratio), explained - 1e-12) + 1)
     direction = axes[0]
     plane = centred @ axes[:2].T
-    radius = np.linalg.norm(plane, axis=1)
+    # a ring is judged around its fitted circle's centre, not the points' centroid, which
+    # moves off-centre when the points cover the ring unevenly
+    ring_center = _circle_center(plane)
+    radius = np.linalg.norm(plane - ring_center, axis=1)
     is_ring = dimension == 2 and radius.mean() > 0 and radius.std() / radius.mean() < 0.1
-    coordinate = np.arctan2(plane[:, 1], plane[:, 0]) if is_ring else centred @ direction
+    if is_ring:
+        offset = plane - ring_center
+        coordinate = np.arctan2(offset[:, 1], offset[:, 0])
+    else:
+        coordinate = centred @ direction
 
     near_one = None
     if eigenvalues is not None:
@@ -122,6 +130,14 @@ def fit_line_attractor(
         null_alignment=null,
         p_value=p_value,
     )
+
+
+def _circle_center(xy: np.ndarray) -> np.ndarray:
+    """Least-squares circle centre of 2-D points (algebraic fit:
+    ``x² + y² = 2 c_x x + 2 c_y y + k``); exact for points on a circle."""
+    design = np.column_stack([2 * xy, np.ones(len(xy))])
+    solution, *_ = np.linalg.lstsq(design, (xy**2).sum(axis=1), rcond=None)
+    return solution[:2]
 
 
 def _numpy(a) -> np.ndarray:
