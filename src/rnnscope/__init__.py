@@ -11,7 +11,7 @@ The public API (see ``shared/DESIGN.md``)::
 
 from __future__ import annotations
 
-from . import cells, dynamics, tasks, train
+from . import cells, compare, dynamics, tasks, train
 from .dynamics import find_fixed_points, linearize
 from .network import RNN
 from .train import TrainConfig, TrainResult, make_grid, train_population
@@ -24,6 +24,7 @@ __all__ = [
     "TrainResult",
     "__version__",
     "cells",
+    "compare",
     "dynamics",
     "find_fixed_points",
     "linearize",
