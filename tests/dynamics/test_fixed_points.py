@@ -348,3 +348,10 @@ def test_ring_of_fixed_points_is_a_ring_attractor():
     assert min(spreads) < 1e-6  # the ring coordinate is the angle, up to rotation and reflection
     origin = fps.select(fps.points.norm(dim=-1) < 1e-9)
     assert len(origin) == 1 and int(origin.n_unstable[0]) == 2
+
+
+def test_progress_bar_runs(capsys):
+    candidates = torch.rand(50, 2, dtype=torch.float64) * 3 - 1.5
+    fps = find_fixed_points(cubic_map(), candidates, progress=True)
+    assert len(fps) == 9
+    assert "fixed points" in capsys.readouterr().err

@@ -182,6 +182,7 @@ def find_fixed_points(
     stall_window: int = 100,
     state_bound: float | str | None = "auto",
     linearize_points: bool = True,
+    progress: bool = False,
 ) -> FixedPoints:
     """Find fixed and slow points of ``h' = F(h, x*)`` from candidate states.
 
@@ -209,6 +210,7 @@ def find_fixed_points(
         state_bound: candidates with ``max|h| > bound`` are rejected as ``outside``;
             ``"auto"`` takes ``step.state_bound`` (``None``: no bound).
         linearize_points: compute Jacobians and eigenvalues at the kept points.
+        progress: show how many candidates have finished (rich, on stderr).
 
     Returns:
         :class:`FixedPoints`.
@@ -275,9 +277,10 @@ def find_fixed_points(
         h = _adam_phase(system.run, h, flat_x, lr, adam_iters, adam_tol, stall_window, broken)
     timings["adam"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    h, q = _levenberg_marquardt(
-        system, h, flat_x, ~broken, coarse_tol, max_iters, outside_at, tol_slow
-    )
+    with _Progress(progress, n_net * n_cand) as report:
+        h, q = _levenberg_marquardt(
+            system, h, flat_x, ~broken, coarse_tol, max_iters, outside_at, tol_slow, report=report
+        )
     timings["coarse"] = time.perf_counter() - clock
 
     # merge converged candidates before the float64 polish; the rest go on as they are
@@ -467,6 +470,7 @@ def _levenberg_marquardt(
     outside_at=None,
     spurious_q=1e-6,
     max_elements=1 << 24,
+    report=None,
 ):
     """Levenberg–Marquardt on ``G(h) = F(h) − h`` with one damping per candidate.
 
@@ -509,6 +513,8 @@ def _levenberg_marquardt(
             if it % 10 == 0:  # q must at least halve every 10 iterations
                 running &= q < 0.5 * checkpoint
                 checkpoint = q.clone()
+            if report is not None:
+                report(int((~running).sum()))
     return h, q
 
 
@@ -638,6 +644,35 @@ def _adam_phase(run, h0, x, lr, iters, adam_tol, stall_window, broken):
         if not bool(running.any()):
             break
     return h
+
+
+class _Progress:
+    """``report(finished)`` for a rich progress bar, or a no-op."""
+
+    def __init__(self, show: bool, total: int) -> None:
+        self.show, self.total, self.bar = show, total, None
+
+    def __enter__(self):
+        if not self.show:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.bar = Progress(
+            "fixed points",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
+        self.bar.__enter__()
+        task = self.bar.add_task("candidates", total=self.total)
+        return lambda finished: self.bar.update(task, completed=finished)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
 
 
 def _pad(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
