@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._progress import progress_bar
 from ._prepare import DEFAULT_EPS, centered, check_matrix, svd_reduced, whitened_basis
 from .cka import linear_cka_representation
 from .shape import shape_representation
@@ -206,16 +207,13 @@ def _check_population(name: str, matrices) -> list[torch.Tensor]:
 
 def _progress(items, show: bool, label: str):
     if not show:
-        return items
-    from rich.progress import track
-
-    return track(items, description=label, console=_console())
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(stderr=True)
+        yield from items
+        return
+    with progress_bar() as bar:
+        task = bar.add_task(label, total=len(items))
+        for item in items:
+            yield item
+            bar.advance(task)
 
 
 def single_pair(metric: str, **options) -> Callable:

@@ -72,6 +72,16 @@ def _autodiff_jacobians(step: Step, h: torch.Tensor, x: torch.Tensor):
     return d_h, d_x
 
 
+def default_inputs(step: Step, like: torch.Tensor) -> torch.Tensor:
+    """The zero input ``[I]`` a step gets when none is given (needs ``step.input_size``)."""
+    size = getattr(step, "input_size", None)
+    if size is None:
+        raise ValueError(
+            "inputs=None needs a step with an input_size attribute; pass inputs explicitly."
+        )
+    return like.new_zeros(size)
+
+
 def step_in_dtype(step: Step, dtype: torch.dtype) -> Step:
     """The step evaluated in ``dtype`` when it supports it (``step.to``), else itself."""
     return step.to(dtype) if hasattr(step, "to") else step

@@ -46,7 +46,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._steps import Step, call_step, jacobians, step_in_dtype
+from .._progress import progress_bar
+from ._steps import Step, call_step, default_inputs, jacobians, step_in_dtype
 from ._unique import greedy_unique
 from .linearize import Linearization, linearize
 
@@ -419,12 +420,7 @@ def _check_candidates(step: Step, initial_states) -> torch.Tensor:
 
 def _check_inputs(step: Step, inputs, h: torch.Tensor) -> torch.Tensor:
     if inputs is None:
-        size = getattr(step, "input_size", None)
-        if size is None:
-            raise ValueError(
-                "inputs=None needs a step with an input_size attribute; pass inputs explicitly."
-            )
-        inputs = h.new_zeros(size)
+        inputs = default_inputs(step, h)
     x = inputs if torch.is_tensor(inputs) else torch.as_tensor(np.asarray(inputs), dtype=h.dtype)
     x = x.to(h.dtype)
     size = getattr(step, "input_size", None)
@@ -655,18 +651,9 @@ class _Progress:
     def __enter__(self):
         if not self.show:
             return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        self.bar = Progress(
-            "fixed points",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
+        self.bar = progress_bar()
         self.bar.__enter__()
-        task = self.bar.add_task("candidates", total=self.total)
+        task = self.bar.add_task("fixed points", total=self.total)
         return lambda finished: self.bar.update(task, completed=finished)
 
     def __exit__(self, *exc):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._steps import Step, call_step, jacobians
+from ._steps import Step, call_step, default_inputs, jacobians
 
 
 @dataclass
@@ -63,12 +63,7 @@ def find_limit_cycle(
     single = h.dim() == 1
     h = h.unsqueeze(0) if single else h
     if inputs is None:
-        size = getattr(step, "input_size", None)
-        if size is None:
-            raise ValueError(
-                "inputs=None needs a step with an input_size attribute; pass inputs explicitly."
-            )
-        inputs = h.new_zeros(size)
+        inputs = default_inputs(step, h)
     x = torch.as_tensor(inputs, dtype=h.dtype).expand(*h.shape[:-1], -1)
     orbit = []
     with torch.no_grad():

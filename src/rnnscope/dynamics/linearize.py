@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._steps import Step, jacobians
+from ._steps import Step, default_inputs, jacobians
 
 
 @dataclass
@@ -147,7 +147,7 @@ def linearize(
     """
     points = torch.as_tensor(points)
     if inputs is None:
-        inputs = _zero_inputs(step, points)
+        inputs = default_inputs(step, points)
     j_rec, j_inp = jacobians(step, points, inputs.to(points.dtype))
     eigenvalues = torch.linalg.eigvals(j_rec.detach().to(torch.float64))
     eigenvalues = eigenvalues.gather(-1, _eigen_order(eigenvalues))
@@ -169,15 +169,6 @@ def _eigen_order(values: torch.Tensor) -> torch.Tensor:
     by_angle = torch.argsort(values.angle(), dim=-1, descending=True, stable=True)
     mags = values.abs().gather(-1, by_angle)
     return by_angle.gather(-1, torch.argsort(mags, dim=-1, descending=True, stable=True))
-
-
-def _zero_inputs(step: Step, like: torch.Tensor) -> torch.Tensor:
-    size = getattr(step, "input_size", None)
-    if size is None:
-        raise ValueError(
-            "inputs=None needs a step with an input_size attribute; pass inputs explicitly."
-        )
-    return like.new_zeros(size)
 
 
 __all__ = ["Linearization", "linearize"]

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from .._allocator import retain_freed_memory
+from .._progress import progress_bar
 from ..cells import make_cell
 from ..cells._base import Params
 from ..network import RNN
@@ -398,16 +399,7 @@ class _progress:
             return self.progress
         if not self.progress:
             return lambda label, done, total: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        self._bar = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
+        self._bar = progress_bar()
         self._bar.__enter__()
 
         def report(label: str, done: int, total: int) -> None:
