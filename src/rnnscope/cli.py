@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import time
+import sys
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .tasks import TASKS, make_task
-from .train import TrainConfig, TrainResult, make_grid, train_population
+from .study import EXAMPLE, SpecError, StoreError, StudySpec, load_spec, run_study, status
+from .study.stages import STAGES
+from .study.store import Store
 
 app = typer.Typer(
     help="Train populations of recurrent networks and reverse-engineer their dynamics.",
@@ -21,9 +21,10 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+errors = Console(stderr=True)
 
-#: the built-in small study: every architecture on the 3-bit flip-flop
-DEFAULT_ARCHITECTURES = "vanilla,gru,lstm,ugrnn"
+#: where the built-in default study goes when no folder is named
+DEFAULT_OUTPUT = Path("rnnscope-study")
 
 
 def _version(value: bool) -> None:
@@ -44,147 +45,120 @@ def main(
     """rnnscope: tasks -> training -> fixed points -> comparison, over populations."""
 
 
-def _split(name: str, text: str, cast=str) -> list:
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise typer.BadParameter(f"{name} is empty; give a comma-separated list.")
+def _fail(message: str) -> None:
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _resolve(study: Path | None, out: Path | None = None) -> tuple[StudySpec, Path]:
+    """A study file, a study folder, or nothing (the built-in default study)."""
+    if study is None:
+        return StudySpec(), out or DEFAULT_OUTPUT
+    if study.is_dir():
+        spec_file = study / "spec.json"
+        if not spec_file.exists():
+            raise StoreError(
+                f"{study}: not a study folder (no spec.json); pass the study's TOML file."
+            )
+        return StudySpec.model_validate_json(spec_file.read_text()), study
+    spec = load_spec(study)
+    return spec, out or (study.parent / spec.output)
+
+
+def _run(
+    study: Path | None, stages: tuple[str, ...], force: str | None, out: Path | None = None
+) -> None:
     try:
-        return [cast(item) for item in items]
-    except ValueError:
-        raise typer.BadParameter(
-            f"{name}: cannot read {text!r} as a list of {cast.__name__}."
-        ) from None
+        spec, root = _resolve(study, out)
+        if force is not None and force not in STAGES:
+            raise SpecError(f"--force {force!r}: choose one of {', '.join(STAGES)}.")
+        console.print(f"[bold]{spec.name}[/bold] → {root}")
+        store = run_study(
+            spec, root, stages=stages, force=force, progress=sys.stderr.isatty(), log=console.print
+        )
+        store.close()
+    except (SpecError, StoreError, RuntimeError, ValueError) as err:
+        _fail(str(err))
+
+
+StudyArg = Annotated[Path, typer.Argument(help="The study's TOML file, or its folder.")]
+ForceOpt = Annotated[
+    str | None, typer.Option("--force", help="Recompute this stage and the ones after it.")
+]
 
 
 @app.command()
 def run(
-    seeds: Annotated[int, typer.Option(min=1, help="Networks per architecture.")] = 3,
-    hidden_size: Annotated[int, typer.Option(min=1, help="Units per network.")] = 64,
-    max_steps: Annotated[int, typer.Option(min=1, help="Training-step budget per network.")] = 3000,
+    study: Annotated[
+        Path | None, typer.Argument(help="Study TOML (default: the built-in flip-flop study).")
+    ] = None,
+    force: ForceOpt = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for networks.csv and history.csv.")
+        Path | None, typer.Option(help="Study folder (default: the spec's `output`).")
     ] = None,
 ) -> None:
-    """Run the default study: vanilla, GRU, LSTM and UGRNN populations on the 3-bit flip-flop.
+    """Run every stage of a study: train, analyze, compare, report.
 
-    Trains every network to the task's success criterion (99% correct output signs)
-    with state noise σ = 0.1, so that memories become stable fixed points, and prints
-    the summary table.
+    With no file: the built-in study — 3-bit flip-flop; vanilla, GRU, LSTM and UGRNN;
+    64 units; 4 seeds each — into ./rnnscope-study. Resumes whatever is already done.
     """
-    task = make_task("flipflop", bits=3)
-    grid = make_grid(
-        architectures=DEFAULT_ARCHITECTURES.split(","),
-        hidden_sizes=[hidden_size],
-        seeds=list(range(seeds)),
-    )
-    _train_and_report(task, grid, TrainConfig(max_steps=max_steps), out)
+    _run(study, STAGES, force, out)
+
+
+def _stage_command(stage: str, summary: str):
+    def command(
+        study: StudyArg,
+        force: Annotated[bool, typer.Option("--force", help="Recompute it.")] = False,
+    ):
+        _run(study, (stage,), stage if force else None)
+
+    command.__doc__ = summary
+    command.__name__ = stage
+    return command
+
+
+app.command("train")(
+    _stage_command("train", "Train the study's networks (skips those already trained).")
+)
+app.command("analyze")(
+    _stage_command("analyze", "Fixed points, linearization and graphs of every network.")
+)
+app.command("compare")(
+    _stage_command("compare", "Geometry and topology distance matrices, embeddings, silhouettes.")
+)
+app.command("report")(_stage_command("report", "Write the study's summary report."))
+
+
+@app.command("status")
+def status_command(study: StudyArg) -> None:
+    """Show what each stage has done."""
+    try:
+        _, root = _resolve(study)
+        store = Store(root)
+        frame = status(store)
+        store.close()
+    except (SpecError, StoreError, ValueError) as err:
+        _fail(str(err))
+    table = Table(title=str(root))
+    for col in frame.columns:
+        table.add_column(col)
+    for row in frame.itertuples(index=False):
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
 
 
 @app.command()
-def train(
-    task: Annotated[str, typer.Option(help=f"Task: {', '.join(TASKS)}.")] = "flipflop",
-    architectures: Annotated[
-        str, typer.Option(help="Comma-separated architectures.")
-    ] = DEFAULT_ARCHITECTURES,
-    hidden_sizes: Annotated[str, typer.Option(help="Comma-separated unit counts.")] = "64",
-    activations: Annotated[str, typer.Option(help="For vanilla/ctrnn: tanh, relu.")] = "tanh",
-    learning_rates: Annotated[
-        str, typer.Option(help="Comma-separated Adam learning rates.")
-    ] = "0.01",
-    l2: Annotated[str, typer.Option(help="Comma-separated L2 coefficients.")] = "0",
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds per grid point (0, 1, ...).")] = 1,
-    max_steps: Annotated[int, typer.Option(min=1, help="Training-step budget per network.")] = 3000,
-    batch_size: Annotated[int, typer.Option(min=1, help="Trials per step.")] = 64,
-    state_noise: Annotated[
-        float, typer.Option(min=0.0, help="σ of hidden-state noise in training.")
-    ] = 0.1,
-    out: Annotated[
-        Path | None, typer.Option(help="Folder for networks.csv and history.csv.")
-    ] = None,
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example study.")] = Path(
+        "study.toml"
+    ),
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
-    """Train a hyperparameter grid on one task and print the summary table."""
-    try:
-        the_task = make_task(task)
-        grid = make_grid(
-            architectures=_split("architectures", architectures),
-            hidden_sizes=_split("hidden-sizes", hidden_sizes, int),
-            activations=_split("activations", activations),
-            learning_rates=_split("learning-rates", learning_rates, float),
-            l2=_split("l2", l2, float),
-            seeds=list(range(seeds)),
-        )
-        config = TrainConfig(max_steps=max_steps, batch_size=batch_size, state_noise=state_noise)
-    except (ValueError, TypeError) as err:
-        raise typer.BadParameter(str(err)) from None
-    _train_and_report(the_task, grid, config, out)
-
-
-def _train_and_report(
-    task, grid: pd.DataFrame, config: TrainConfig, out: Path | None
-) -> TrainResult:
-    console.print(f"[bold]{task!r}[/bold]: training {len(grid)} networks")
-    start = time.perf_counter()
-    result = train_population(task, grid, config, progress=True)
-    wall = time.perf_counter() - start
-    console.print(_summary_table(result))
-    console.print(_network_table(result))
-    counts = result.networks["status"].value_counts()
-    console.print(
-        f"{counts.get('solved', 0)} solved, {counts.get('unsolved', 0)} unsolved, "
-        f"{counts.get('diverged', 0)} diverged, in {wall:.1f} s"
-    )
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        result.networks.to_csv(out / "networks.csv", index=False)
-        result.history.to_csv(out / "history.csv", index=False)
-        console.print(f"wrote {out / 'networks.csv'} and {out / 'history.csv'}")
-    return result
-
-
-def _summary_table(result: TrainResult) -> Table:
-    table = Table(title="Summary by architecture")
-    for name in ("arch.", "nets", "solved", "diverged", "acc. (med)", "steps (med)", "wall s"):
-        table.add_column(name, justify="left" if name == "arch." else "right", no_wrap=True)
-    for row in result.summary().itertuples(index=False):
-        table.add_row(
-            row.architecture,
-            str(row.networks),
-            str(row.solved),
-            str(row.diverged),
-            f"{row.median_accuracy:.4f}",
-            f"{row.median_steps:.0f}",
-            f"{row.wall_time_s:.1f}",
-        )
-    return table
-
-
-def _network_table(result: TrainResult) -> Table:
-    table = Table(title="Networks")
-    columns = {
-        "network": ("id", str),
-        "architecture": ("arch.", str),
-        "activation": ("act.", lambda v: "-" if v is None or v != v else str(v)),
-        "hidden_size": ("H", str),
-        "learning_rate": ("lr", lambda v: f"{v:g}"),
-        "l2": ("L2", lambda v: f"{v:g}"),
-        "seed": ("seed", str),
-        "status": ("status", str),
-        "steps": ("steps", str),
-        "eval_loss": ("MSE", lambda v: f"{v:.1e}"),
-        "accuracy": ("acc.", lambda v: f"{v:.4f}"),
-    }
-    # hyperparameters that take one value across the grid add nothing per row
-    frame = result.networks
-    for col in ("activation", "hidden_size", "learning_rate", "l2"):
-        if frame[col].astype(str).nunique() == 1:
-            del columns[col]
-    for col, (name, _) in columns.items():
-        table.add_column(
-            name, justify="left" if col in ("architecture", "status") else "right", no_wrap=True
-        )
-    for row in result.networks[list(columns)].itertuples(index=False):
-        table.add_row(*(fmt(value) for (_, fmt), value in zip(columns.values(), row, strict=True)))
-    return table
+    """Write a commented example study file."""
+    if path.exists() and not overwrite:
+        _fail(f"{path} exists; pass --overwrite to replace it.")
+    path.write_text(EXAMPLE)
+    console.print(f"wrote {path}; run it with `rnnscope run {path}`")
 
 
 if __name__ == "__main__":

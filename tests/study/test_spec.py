@@ -1,0 +1,57 @@
+"""Study files: the example loads; malformed files fail with file, key and reason."""
+
+import pytest
+
+from rnnscope.study import EXAMPLE, SpecError, load_spec
+
+
+def write(tmp_path, text, name="study.toml"):
+    path = tmp_path / name
+    path.write_text(text) if isinstance(text, str) else path.write_bytes(text)
+    return path
+
+
+def test_example_loads_with_its_values(tmp_path):
+    spec = load_spec(write(tmp_path, EXAMPLE))
+    assert spec.task.name == "flipflop" and spec.task.options == {"bits": 3}
+    assert spec.grid.architectures == ["vanilla", "gru", "lstm", "ugrnn"] and spec.grid.seeds == 4
+    assert spec.compare.geometry == ["svcca"]
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("[grid\narchitectures = [", "not valid TOML"),
+        ('colour = "red"\n', "colour: unknown key"),
+        ('[grid]\narchitecure = ["gru"]\n', "grid.architecure: unknown key"),
+        ('[grid]\nseeds = "four"\n', "grid.seeds: Input should be a valid integer"),
+        ("[train]\nmax_steps = 0\n", "train.max_steps: Input should be greater than 0"),
+        (
+            "[grid]\nlearning_rates = [-0.1]\n",
+            "grid.learning_rates: Value error, learning rates must be positive",
+        ),
+        ('[grid]\narchitectures = ["transformer"]\n', "unknown architecture 'transformer'"),
+        ('[task]\nname = "maze"\n', "task.name: Value error, unknown task 'maze'"),
+        (
+            '[task]\nname = "flipflop"\noptions = { bits = 0 }\n',
+            "task options: bits must be a positive integer",
+        ),
+        ("[grid]\narchitectures = []\n", "grid.architectures: List should have at least 1 item"),
+        ('[compare]\ngeometry = ["euclid"]\n', "compare.geometry.0: Input should be"),
+        (
+            "[fixed_points]\nnoise = -1.0\n",
+            "fixed_points.noise: Input should be greater than or equal to 0",
+        ),
+        (b"\xff\xfe\x00binary", "not a text file"),
+    ],
+)
+def test_malformed_study_files_are_named(tmp_path, text, match):
+    path = write(tmp_path, text)
+    with pytest.raises(SpecError, match=match) as info:
+        load_spec(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SpecError, match="no such study file"):
+        load_spec(tmp_path / "nope.toml")

@@ -1,0 +1,153 @@
+"""Studies end to end, resumed after SIGKILL without losing or repeating work."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rnnscope.cli import app
+from rnnscope.study import Store, StudySpec, load_distances, run_study, status
+
+TINY = """
+name = "tiny"
+output = "tiny-study"
+[grid]
+architectures = {archs}
+hidden_sizes = [8]
+seeds = 2
+[train]
+max_steps = {steps}
+batch_size = 16
+eval_every = 25
+[task]
+options = {{ bits = 2, steps = 30 }}
+[fixed_points]
+candidates = 64
+[probe]
+batch_size = 16
+"""
+
+
+def tiny(tmp_path, archs='["gru", "vanilla"]', steps=200):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(archs=archs, steps=steps))
+    return path
+
+
+def test_tiny_study_end_to_end(tmp_path):
+    result = CliRunner().invoke(app, ["run", str(tiny(tmp_path))])
+    assert result.exit_code == 0, result.output
+    store = Store(tmp_path / "tiny-study")
+    frame = store.networks()
+    assert len(frame) == 4 and frame["trained"].all() and frame["analyzed"].all()
+    assert (frame["n_stable"] >= 1).all()
+    for name in ("svcca", "topology"):
+        d = load_distances(store, name)
+        assert d["distances"].shape == (4, 4) and d["embedding"].shape == (4, 2)
+    assert (
+        (tmp_path / "tiny-study" / "report" / "summary.txt").read_text().startswith("study 'tiny'")
+    )
+    assert status(store)["finished"].all()
+    shown = CliRunner().invoke(app, ["status", str(tmp_path / "tiny-study")])
+    assert shown.exit_code == 0 and "analyze" in shown.output
+
+
+def test_stages_skip_done_work_and_force_redoes_it(tmp_path):
+    spec = StudySpec.model_validate(
+        {"grid": {"architectures": ["gru"], "hidden_sizes": [8], "seeds": 2}, "train": {"max_steps": 50},
+         "task": {"options": {"bits": 2, "steps": 20}}, "fixed_points": {"candidates": 32}}
+    )  # fmt: skip
+    root = tmp_path / "s"
+    run_study(spec, root, stages=("train",)).close()
+    stamp = Store(root).params_path(0).stat().st_mtime_ns
+    run_study(spec, root).close()
+    assert Store(root).params_path(0).stat().st_mtime_ns == stamp  # not retrained
+    run_study(spec, root, force="train").close()
+    assert Store(root).params_path(0).stat().st_mtime_ns != stamp
+
+
+def counts(root: Path) -> tuple[int, int]:
+    db = root / "index.sqlite"
+    if not db.exists():
+        return 0, 0
+    try:
+        with sqlite3.connect(db, timeout=1) as con:
+            return con.execute("SELECT SUM(trained), SUM(analyzed) FROM networks").fetchone() or (
+                0,
+                0,
+            )
+    except sqlite3.Error:
+        return 0, 0
+
+
+def run_until_killed(spec_path: Path, root: Path, ready) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnscope.cli", "run", str(spec_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        trained, analyzed = (v or 0 for v in counts(root))
+        if ready(trained, analyzed):
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+
+@pytest.mark.parametrize("phase", ["train", "analyze"])
+def test_killed_run_resumes_without_losing_or_repeating_work(tmp_path, phase):
+    spec_path = tiny(tmp_path, archs='["gru", "vanilla", "ugrnn", "lstm"]', steps=400)
+    root = tmp_path / "tiny-study"
+    if phase == "train":
+        run_until_killed(spec_path, root, lambda trained, analyzed: 0 < trained < 8)
+    else:
+        run_until_killed(
+            spec_path, root, lambda trained, analyzed: trained == 8 and 0 < analyzed < 8
+        )
+    store = Store(root)
+    before = store.networks()
+    done_col = "trained" if phase == "train" else "analyzed"
+    done = before.loc[before[done_col], "network"].tolist()
+    path = store.params_path if phase == "train" else store.analysis_path
+    stamps = {n: path(n).stat().st_mtime_ns for n in done}
+    assert 0 < len(done) < 8
+    store.close()
+
+    result = CliRunner().invoke(app, ["run", str(spec_path)])
+    assert result.exit_code == 0, result.output
+    after = Store(root).networks()
+    assert len(after) == 8 and after["network"].is_unique  # no duplicate rows
+    assert after["trained"].all() and after["analyzed"].all()
+    for n, stamp in stamps.items():  # finished work was not redone
+        assert path(n).stat().st_mtime_ns == stamp
+
+
+def test_cli_errors_are_one_line_with_nonzero_exit(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[grid]\nseeds = 0\n")
+    result = CliRunner().invoke(app, ["run", str(bad)])
+    assert result.exit_code == 1
+    assert "grid.seeds" in result.output
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path)])
+    assert result.exit_code == 1 and "not a study folder" in result.output
+    result = CliRunner().invoke(app, ["run", str(tiny(tmp_path)), "--force", "everything"])
+    assert result.exit_code == 1 and "--force 'everything'" in result.output
+
+
+def test_init_writes_a_loadable_example(tmp_path):
+    path = tmp_path / "s.toml"
+    assert CliRunner().invoke(app, ["init", str(path)]).exit_code == 0
+    assert CliRunner().invoke(app, ["init", str(path)]).exit_code == 1  # no silent overwrite
+    from rnnscope.study import load_spec
+
+    assert load_spec(path).name == "flipflop-universality"

@@ -1,0 +1,64 @@
+"""The store: atomic, pickle-free, versioned; bad files are named."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from rnnscope.study import Store, StoreError
+from rnnscope.train import make_grid
+
+
+def test_round_trip_and_no_temporary_files(tmp_path):
+    store = Store(tmp_path / "s", create=True)
+    store.add_networks(make_grid(architectures=["gru"], seeds=[0, 1]))
+    arrays = {"a": np.arange(6.0).reshape(2, 3), "b": np.array([True, False])}
+    store.save_arrays(store.analysis_path(1), arrays)
+    back = store.load_arrays(store.analysis_path(1))
+    assert set(back) == {"a", "b"} and np.array_equal(back["a"], arrays["a"])
+    assert not list((tmp_path / "s" / "analysis").glob(".*"))  # temporaries renamed away
+    frame = store.networks()
+    assert list(frame["network"]) == [0, 1] and not frame["trained"].any()
+    store.add_networks(make_grid(architectures=["gru"], seeds=[0, 1]))  # again: no duplicates
+    assert len(store.networks()) == 2
+
+
+def test_truncated_and_corrupted_files_are_named(tmp_path):
+    store = Store(tmp_path, create=True)
+    path = store.analysis_path(0)
+    store.save_arrays(path, {"a": np.zeros(1000)})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StoreError, match=rf"{path}: truncated or corrupted"):
+        store.load_arrays(path)
+    path.write_bytes(b"not a zip at all")
+    with pytest.raises(StoreError, match=str(path)):
+        store.load_arrays(path)
+    with pytest.raises(StoreError, match="missing"):
+        store.load_arrays(store.analysis_path(5))
+
+
+def test_pickle_payload_is_refused_not_run(tmp_path):
+    store = Store(tmp_path, create=True)
+    path = store.params_path(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # an object array is stored as a pickle inside the .npz
+    np.savez(path, evil=np.array([{"x": 1}], dtype=object))
+    with zipfile.ZipFile(path) as z:
+        assert any(name.endswith(".npy") for name in z.namelist())
+    with pytest.raises(StoreError, match="pickled object; refused"):
+        store.load_arrays(path)
+
+
+def test_newer_format_and_foreign_folders(tmp_path):
+    Store(tmp_path / "s", create=True).close()
+    manifest = tmp_path / "s" / "store.json"
+    manifest.write_text(json.dumps({"format": "rnnscope-store", "version": 99}))
+    with pytest.raises(StoreError, match="version 99 is newer"):
+        Store(tmp_path / "s")
+    with pytest.raises(StoreError, match="not an rnnscope study folder"):
+        Store(tmp_path / "elsewhere")
+    manifest.write_text("{not json")
+    with pytest.raises(StoreError, match="unreadable"):
+        Store(tmp_path / "s")
