@@ -12,6 +12,7 @@ from rich.table import Table
 
 from . import __version__
 from .study import EXAMPLE, SpecError, StoreError, StudySpec, load_spec, run_study, status
+from .study.executors import DaskExecutor, InProcess
 from .study.stages import STAGES
 from .study.store import Store
 
@@ -66,24 +67,45 @@ def _resolve(study: Path | None, out: Path | None = None) -> tuple[StudySpec, Pa
 
 
 def _run(
-    study: Path | None, stages: tuple[str, ...], force: str | None, out: Path | None = None
+    study: Path | None,
+    stages: tuple[str, ...],
+    force: str | None,
+    out: Path | None = None,
+    dask: str | None = None,
 ) -> None:
+    executor = None
     try:
         spec, root = _resolve(study, out)
         if force is not None and force not in STAGES:
             raise SpecError(f"--force {force!r}: choose one of {', '.join(STAGES)}.")
-        console.print(f"[bold]{spec.name}[/bold] → {root}")
+        executor = DaskExecutor(dask) if dask else InProcess()
+        console.print(f"[bold]{spec.name}[/bold] → {root} ({executor!r})")
         store = run_study(
-            spec, root, stages=stages, force=force, progress=sys.stderr.isatty(), log=console.print
+            spec,
+            root,
+            stages=stages,
+            force=force,
+            executor=executor,
+            progress=sys.stderr.isatty(),
+            log=console.print,
         )
         store.close()
-    except (SpecError, StoreError, RuntimeError, ValueError) as err:
+    except (SpecError, StoreError, RuntimeError, ValueError, ImportError, OSError) as err:
         _fail(str(err))
+    finally:
+        if executor is not None:
+            executor.close()
 
 
 StudyArg = Annotated[Path, typer.Argument(help="The study's TOML file, or its folder.")]
 ForceOpt = Annotated[
     str | None, typer.Option("--force", help="Recompute this stage and the ones after it.")
+]
+DaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dask", help="Run units on Dask: 'local' (a LocalCluster) or a scheduler tcp://HOST:PORT."
+    ),
 ]
 
 
@@ -96,21 +118,23 @@ def run(
     out: Annotated[
         Path | None, typer.Option(help="Study folder (default: the spec's `output`).")
     ] = None,
+    dask: DaskOpt = None,
 ) -> None:
     """Run every stage of a study: train, analyze, compare, report.
 
     With no file: the built-in study — 3-bit flip-flop; vanilla, GRU, LSTM and UGRNN;
     64 units; 4 seeds each — into ./rnnscope-study. Resumes whatever is already done.
     """
-    _run(study, STAGES, force, out)
+    _run(study, STAGES, force, out, dask)
 
 
 def _stage_command(stage: str, summary: str):
     def command(
         study: StudyArg,
         force: Annotated[bool, typer.Option("--force", help="Recompute it.")] = False,
+        dask: DaskOpt = None,
     ):
-        _run(study, (stage,), stage if force else None)
+        _run(study, (stage,), stage if force else None, dask=dask)
 
     command.__doc__ = summary
     command.__name__ = stage

@@ -151,3 +151,33 @@ def test_init_writes_a_loadable_example(tmp_path):
     from rnnscope.study import load_spec
 
     assert load_spec(path).name == "flipflop-universality"
+
+
+def test_bundled_examples_load():
+    from rnnscope.study import load_spec
+
+    examples = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.toml"))
+    assert [p.stem for p in examples] == ["context", "flipflop", "sine"]
+    for path in examples:
+        spec = load_spec(path)
+        assert spec.task.name == path.stem
+
+
+@pytest.mark.parametrize(
+    "task, expect",
+    [
+        ("sine", "linearized vs target frequency"),
+        ("context", "per context, fixed-point set dimension"),
+    ],
+)
+def test_task_readouts_reach_the_report(tmp_path, task, expect):
+    options = {"sine": {"n_frequencies": 5, "steps": 40}, "context": {"steps": 30}}[task]
+    spec = StudySpec.model_validate(
+        {"task": {"name": task, "options": options},
+         "grid": {"architectures": ["gru"], "hidden_sizes": [8], "seeds": 1},
+         "train": {"max_steps": 40, "batch_size": 16}, "fixed_points": {"candidates": 32, "graph": False},
+         "probe": {"batch_size": 8}}
+    )  # fmt: skip
+    run_study(spec, tmp_path / "s").close()
+    text = (tmp_path / "s" / "report" / "summary.txt").read_text()
+    assert "read-out:" in text and expect in text

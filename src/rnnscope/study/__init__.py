@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .executors import DaskExecutor, InProcess
 from .spec import EXAMPLE, SpecError, StudySpec, load_spec
 from .stages import STAGES, load_distances, load_fixed_points, run_study, status
 from .store import Store, StoreError
@@ -9,6 +10,8 @@ from .store import Store, StoreError
 __all__ = [
     "EXAMPLE",
     "STAGES",
+    "DaskExecutor",
+    "InProcess",
     "SpecError",
     "Store",
     "StoreError",

@@ -23,10 +23,20 @@ from ..network import RNN
 from ..tasks import make_task
 from ..train import TrainConfig, make_grid, train_population
 from ..train.grid import ACTIVATION_ARCHITECTURES
+from . import readouts
+from .executors import InProcess, set_threads
 from .spec import StudySpec
 from .store import Store
 
 STAGES = ("train", "analyze", "compare", "report")
+_READOUT_KEYS = (
+    "readout_corners",
+    "sine_target_frequency",
+    "sine_linearized_frequency",
+    "context_line_dimension",
+    "context_near_one",
+    "context_readout_alignment",
+)
 
 
 def run_study(
@@ -35,15 +45,20 @@ def run_study(
     *,
     stages: tuple[str, ...] = STAGES,
     force: str | None = None,
+    executor=None,
     progress: bool = False,
     log: Callable[[str], None] = lambda line: None,
 ) -> Store:
-    """Run (or resume) ``stages`` of a study whose store lives in ``root``."""
+    """Run (or resume) ``stages`` of a study whose store lives in ``root``.
+
+    ``executor``: where units of work run (default :class:`InProcess`; see
+    ``rnnscope.study.executors``)."""
     for stage in (*stages, *([force] if force else [])):
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}.")
     store = Store(root, create=True)
     store.write_text("spec.json", spec.model_dump_json(indent=2))
+    executor = executor or InProcess()
     if force:
         store.reset(force)
     for stage in STAGES:
@@ -74,17 +89,9 @@ def load_params(store: Store, network: int) -> dict[str, torch.Tensor]:
 
 
 # --------------------------------------------------------------------------- train
-def train_stage(spec: StudySpec, store: Store, *, progress=False, log=print) -> None:
-    task = make_task(spec.task.name, **spec.task.options)
-    g = spec.grid
-    grid = make_grid(
-        g.architectures, g.hidden_sizes, g.activations, g.learning_rates, g.l2, list(range(g.seeds))
-    )
-    store.add_networks(grid)
-    trained = set(store.networks().query("trained")["network"])
-    todo = grid[~grid["network"].isin(trained)]
+def _train_config(spec: StudySpec) -> TrainConfig:
     t = spec.train
-    config = TrainConfig(
+    return TrainConfig(
         max_steps=t.max_steps,
         batch_size=t.batch_size,
         state_noise=t.state_noise,
@@ -92,69 +99,113 @@ def train_stage(spec: StudySpec, store: Store, *, progress=False, log=print) -> 
         eval_every=t.eval_every,
         data_seed=t.data_seed,
     )
+
+
+def train_group_unit(spec_json: str, rows: list[dict], *, threads: int | None = None):
+    """Unit of work: train one group of networks; returns their records and parameters."""
+    set_threads(threads)
+    spec = StudySpec.model_validate_json(spec_json)
+    task = make_task(spec.task.name, **spec.task.options)
+    result = train_population(task, pd.DataFrame(rows), _train_config(spec))
+    params = {}
+    for group in result.groups:
+        for i, network in enumerate(group.ids):
+            params[network] = {k: v[i : i + 1].numpy() for k, v in group.params.items()}
+    return result.networks.to_dict("records"), params
+
+
+def train_stage(spec: StudySpec, store: Store, *, executor=None, progress=False, log=print) -> None:
+    executor = executor or InProcess()
+    g = spec.grid
+    grid = make_grid(
+        g.architectures, g.hidden_sizes, g.activations, g.learning_rates, g.l2, list(range(g.seeds))
+    )
+    store.add_networks(grid)
+    trained = set(store.networks().query("trained")["network"])
+    todo = grid[~grid["network"].isin(trained)]
     keys = ["architecture", "hidden_size", "activation"]
-    for _, rows in todo.assign(activation=todo["activation"].astype(object)).groupby(
-        keys, sort=False, dropna=False
+    groups = [
+        rows.astype(object).where(rows.notna(), None).to_dict("records")
+        for _, rows in todo.assign(activation=todo["activation"].astype(object)).groupby(
+            keys, sort=False, dropna=False
+        )
+    ]
+    spec_json = spec.model_dump_json()
+    # a network trains the same whichever group it is in, so groups commit one by one
+    for _, (records, params) in executor.run(
+        train_group_unit, [(spec_json, rows) for rows in groups]
     ):
-        # a network trains the same whichever group it is in, so groups commit one by one
-        result = train_population(task, rows.reset_index(drop=True), config, progress=progress)
-        params = {}
-        for group in result.groups:
-            for i, network in enumerate(group.ids):
-                params[network] = {k: v[i : i + 1].numpy() for k, v in group.params.items()}
-        store.mark_trained(result.networks.to_dict("records"), params)
-        log(f"trained {len(rows)} {rows['architecture'].iloc[0]} networks")
+        store.mark_trained(records, params)
+        log(f"trained {len(records)} {records[0]['architecture']} networks")
     store.finish_stage("train", {"networks": len(grid)})
 
 
 # ------------------------------------------------------------------------- analyze
-def analyze_stage(spec: StudySpec, store: Store, *, progress=False, log=print) -> None:
-    frame = store.networks()
-    if not frame["trained"].all():
-        raise RuntimeError("not every network is trained yet; run the train stage first.")
+def analyze_unit(spec_json: str, row: dict, params: dict, *, threads: int | None = None):
+    """Unit of work: fixed points, linearization and graph of one network."""
+    set_threads(threads)
+    spec = StudySpec.model_validate_json(spec_json)
     task = make_task(spec.task.name, **spec.task.options)
     probe = task.sample(spec.probe.batch_size, seed=spec.probe.seed)
     fp = spec.fixed_points
+    net = network_of(spec, pd.Series(row))
+    params = {k: torch.from_numpy(v) for k, v in params.items()}
+    with torch.no_grad():
+        states, _ = net.run(params, probe.inputs)
+    step = net.cell.bind(params)
+    candidates = dynamics.sample_candidates(
+        states, fp.candidates, noise=fp.noise, seed=int(row["network"])
+    )
+    fps = dynamics.find_fixed_points(
+        step, candidates, torch.zeros(task.input_size), tol_q=fp.tol_q, tol_unique=fp.tol_unique
+    )
+    edges = np.zeros((0, 2), dtype=np.int64)
+    if fp.graph and len(fps):
+        graph = dynamics.unstable_manifold_graph(step, fps)
+        edges = np.array(list(graph.edges), dtype=np.int64).reshape(-1, 2)
+    lin = fps.linearization
+    size = net.state_size
+    arrays = {
+        "probe_states": states[0, ..., : net.hidden_size].reshape(-1, net.hidden_size).numpy(),
+        "points": fps.points.numpy(),
+        "q": fps.q.numpy(),
+        "inputs": fps.inputs.numpy(),
+        "fixed": (fps.kind == "fixed"),
+        "jacobians": np.zeros((0, size, size)) if lin is None else lin.jacobian.numpy(),
+        "input_jacobians": np.zeros((0, size, task.input_size))
+        if lin is None
+        else lin.input_jacobian.numpy(),
+        "eigenvalues_real": np.zeros((0, size)) if lin is None else lin.eigenvalues.real.numpy(),
+        "eigenvalues_imag": np.zeros((0, size)) if lin is None else lin.eigenvalues.imag.numpy(),
+        "graph_edges": edges,
+    }
+    reader = readouts.READOUTS.get(spec.task.name)
+    if reader is not None:
+        arrays.update(reader(task, net, params, step, fps, states))
+    n_stable = int(fps.is_stable.sum()) if len(fps) else 0
+    return int(row["network"]), arrays, len(fps), n_stable
+
+
+def analyze_stage(
+    spec: StudySpec, store: Store, *, executor=None, progress=False, log=print
+) -> None:
+    executor = executor or InProcess()
+    frame = store.networks()
+    if not frame["trained"].all():
+        raise RuntimeError("not every network is trained yet; run the train stage first.")
     todo = frame[~frame["analyzed"] & (frame["status"] != "diverged")]
-    for row in todo.itertuples():
-        net = network_of(spec, row)
-        params = load_params(store, row.network)
-        with torch.no_grad():
-            states, _ = net.run(params, probe.inputs)
-        step = net.cell.bind(params)
-        candidates = dynamics.sample_candidates(
-            states, fp.candidates, noise=fp.noise, seed=int(row.network)
+    spec_json = spec.model_dump_json()
+    units = [
+        (
+            spec_json,
+            {k: (None if pd.isna(v) else v) for k, v in row.items()},
+            store.load_arrays(store.params_path(int(row["network"]))),
         )
-        fps = dynamics.find_fixed_points(
-            step, candidates, torch.zeros(task.input_size), tol_q=fp.tol_q, tol_unique=fp.tol_unique
-        )
-        edges = np.zeros((0, 2), dtype=np.int64)
-        if fp.graph and len(fps):
-            graph = dynamics.unstable_manifold_graph(step, fps)
-            edges = np.array(list(graph.edges), dtype=np.int64).reshape(-1, 2)
-        lin = fps.linearization
-        size = net.state_size
-        arrays = {
-            "probe_states": states[0, ..., : net.hidden_size].reshape(-1, net.hidden_size).numpy(),
-            "points": fps.points.numpy(),
-            "q": fps.q.numpy(),
-            "inputs": fps.inputs.numpy(),
-            "fixed": (fps.kind == "fixed"),
-            "jacobians": np.zeros((0, size, size)) if lin is None else lin.jacobian.numpy(),
-            "input_jacobians": np.zeros((0, size, task.input_size))
-            if lin is None
-            else lin.input_jacobian.numpy(),
-            "eigenvalues_real": np.zeros((0, size))
-            if lin is None
-            else lin.eigenvalues.real.numpy(),
-            "eigenvalues_imag": np.zeros((0, size))
-            if lin is None
-            else lin.eigenvalues.imag.numpy(),
-            "graph_edges": edges,
-        }
-        n_stable = int(fps.is_stable.sum()) if len(fps) else 0
-        store.mark_analyzed(int(row.network), arrays, len(fps), n_stable)
-        log(f"analyzed network {row.network}: {len(fps)} fixed points, {n_stable} stable")
+        for row in todo.to_dict("records")
+    ]
+    for _, (network, arrays, n_fixed, n_stable) in executor.run(analyze_unit, units):
+        store.mark_analyzed(network, arrays, n_fixed, n_stable)
+        log(f"analyzed network {network}: {n_fixed} fixed points, {n_stable} stable")
     store.finish_stage("analyze", {"networks": len(frame)})
 
 
@@ -186,7 +237,35 @@ def load_fixed_points(store: Store, network: int):
 
 
 # ------------------------------------------------------------------------- compare
-def compare_stage(spec: StudySpec, store: Store, *, progress=False, log=print) -> None:
+def distance_block(metric: str, a: list, b: list, *, threads: int | None = None) -> np.ndarray:
+    """Unit of work: one block of a geometry distance matrix."""
+    set_threads(threads)
+    return compare.cross(metric, a, b)
+
+
+def _geometry(metric: str, states: list, executor, block: int = 32) -> np.ndarray:
+    n = len(states)
+    starts = list(range(0, n, block))
+    units = [
+        (metric, states[i : i + block], states[j : j + block])
+        for i in starts
+        for j in starts
+        if j >= i
+    ]
+    where = [(i, j) for i in starts for j in starts if j >= i]
+    out = np.zeros((n, n))
+    for k, d in executor.run(distance_block, units):
+        i, j = where[k]
+        out[i : i + d.shape[0], j : j + d.shape[1]] = d
+        out[j : j + d.shape[1], i : i + d.shape[0]] = d.T
+    out = 0.5 * (out + out.T)
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def compare_stage(
+    spec: StudySpec, store: Store, *, executor=None, progress=False, log=print
+) -> None:
     if store.stage_done("compare"):
         return
     frame = store.networks()
@@ -230,7 +309,9 @@ def load_distances(store: Store, name: str) -> dict[str, np.ndarray]:
 
 
 # -------------------------------------------------------------------------- report
-def report_stage(spec: StudySpec, store: Store, *, progress=False, log=print) -> None:
+def report_stage(
+    spec: StudySpec, store: Store, *, executor=None, progress=False, log=print
+) -> None:
     """A text summary (the report issue replaces it with the HTML report)."""
     frame = store.networks()
     summary = (
@@ -251,6 +332,7 @@ def report_stage(spec: StudySpec, store: Store, *, progress=False, log=print) ->
         summary.to_string(),
         "",
     ]
+    lines += _readout_lines(spec, store, frame)
     info = store.stage_done("compare")
     if info:
         for name, score in info["silhouette_by_architecture"].items():
@@ -261,6 +343,22 @@ def report_stage(spec: StudySpec, store: Store, *, progress=False, log=print) ->
     path = store.write_text("report/summary.txt", text)
     store.finish_stage("report", {"path": str(path)})
     log(text)
+
+
+def _readout_lines(spec: StudySpec, store: Store, frame: pd.DataFrame) -> list[str]:
+    """The task's read-out, from the per-network arrays the analyze stage stored."""
+    analyzed = frame[frame["analyzed"]].reset_index(drop=True)
+    if not len(analyzed):
+        return []
+    per_network = [store.load_arrays(store.analysis_path(int(n))) for n in analyzed["network"]]
+    keys = [k for k in _READOUT_KEYS if k in per_network[0]]
+    if not keys:
+        return []
+    table = analyzed[["network", "architecture"]].copy()
+    for k in keys:
+        table[k] = [arrays[k] for arrays in per_network]
+    lines = readouts.summary(spec.task.name, table)
+    return ["read-out:", *lines, ""] if lines else []
 
 
 def status(store: Store) -> pd.DataFrame:

@@ -1,0 +1,114 @@
+"""Task-specific scientific read-outs, computed per network in the analyze stage.
+
+- flip-flop: stable points and the distinct output corners they give (2^bits when the
+  network stores every memory), plus the unstable-manifold graph (stored by analyze);
+- sine wave: for each of a few cued frequencies, the fixed point under that static
+  input and the frequency its linearization predicts, ``|arg λ|`` of the leading complex
+  eigenvalue (rad/step), against the target ``ω``;
+- context integration: for each context, the fixed points under that context's input
+  and the line attractor they form (dimension, eigenvalues near 1, alignment with the
+  readout).
+
+Each returns flat arrays for the store and a one-line summary for the report.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import dynamics
+
+
+def flipflop(task, net, params, step, fps, states) -> dict[str, np.ndarray]:
+    if len(fps) == 0:
+        return {"readout_corners": np.array(0)}
+    stable = fps.points[fps.is_stable]
+    outputs = net.readout(params, stable.to(params["W_out"].dtype)[None])[0]
+    corners = {tuple(torch.sign(o).int().tolist()) for o in outputs}
+    return {"readout_corners": np.array(len(corners))}
+
+
+def sine(
+    task, net, params, step, fps, states, levels: int = 5, candidates: int = 128
+) -> dict[str, np.ndarray]:
+    indices = np.linspace(0, task.n_frequencies - 1, levels).round().astype(int)
+    target = task.frequencies[indices]
+    predicted = np.full(levels, np.nan)
+    for k, j in enumerate(indices):
+        x = torch.full((task.input_size,), float(task.input_level(j)))
+        cands = dynamics.sample_candidates(states, candidates, noise=0.1, seed=int(j))
+        found = dynamics.find_fixed_points(step, cands, x)
+        if len(found) == 0:
+            continue
+        eig = found.eigenvalues
+        rotating = eig.imag.abs() > 1e-9
+        mags = torch.where(rotating, eig.abs(), torch.zeros_like(eig.abs()))
+        best = int(
+            mags.max(dim=-1).values.argmax()
+        )  # the point with the strongest oscillatory mode
+        row = int(mags[best].argmax())
+        if rotating[best, row]:
+            predicted[k] = float(eig[best, row].angle().abs())
+    return {"sine_target_frequency": target, "sine_linearized_frequency": predicted}
+
+
+def context(task, net, params, step, fps, states, candidates: int = 256) -> dict[str, np.ndarray]:
+    dims, near, align, counts = [], [], [], []
+    for ctx in range(2):
+        x = torch.zeros(task.input_size)
+        x[2 + ctx] = 1.0
+        cands = dynamics.sample_candidates(states, candidates, noise=0.0, seed=ctx)
+        found = dynamics.find_fixed_points(step, cands, x, tol_q=1e-8, tol_slow=1e-5, outliers=None)
+        counts.append(len(found))
+        if len(found) < 2:
+            dims.append(0), near.append(np.nan), align.append(np.nan)
+            continue
+        hidden = net.hidden_size
+        line = dynamics.fit_line_attractor(
+            found.points[:, :hidden],
+            eigenvalues=found.eigenvalues,
+            readout=params["W_out"][0, :, 0],
+        )
+        dims.append(line.dimension)
+        near.append(float(np.median(line.n_near_one)))
+        align.append(float(line.readout_alignment[0]))
+    return {
+        "context_points": np.array(counts),
+        "context_line_dimension": np.array(dims),
+        "context_near_one": np.array(near),
+        "context_readout_alignment": np.array(align),
+    }
+
+
+READOUTS = {"flipflop": flipflop, "sine": sine, "context": context}
+
+
+def summary(task_name: str, frame) -> list[str]:
+    """Report lines from the per-network read-out columns (a DataFrame of arrays)."""
+    lines = []
+    if task_name == "flipflop" and "readout_corners" in frame:
+        for arch, corners in frame.groupby("architecture")["readout_corners"]:
+            lines.append(
+                f"  {arch}: output corners reached by stable points, per network: {sorted(corners)}"
+            )
+    if task_name == "sine" and "sine_target_frequency" in frame:
+        for arch, rows in frame.groupby("architecture"):
+            target = np.stack(rows["sine_target_frequency"].to_list())
+            pred = np.stack(rows["sine_linearized_frequency"].to_list())
+            err = np.nanmedian(np.abs(pred - target) / target)
+            lines.append(
+                f"  {arch}: linearized vs target frequency, median relative error {err:.3f} "
+                f"(targets {np.round(target[0], 3).tolist()} rad/step)"
+            )
+    if task_name == "context" and "context_line_dimension" in frame:
+        for arch, rows in frame.groupby("architecture"):
+            dims = np.stack(rows["context_line_dimension"].to_list())
+            near = np.stack(rows["context_near_one"].to_list())
+            align = np.stack(rows["context_readout_alignment"].to_list())
+            lines.append(
+                f"  {arch}: per context, fixed-point set dimension {dims.tolist()}, "
+                f"eigenvalues near 1 (median) {np.round(near, 1).tolist()}, readout alignment "
+                f"{np.round(align, 2).tolist()}"
+            )
+    return lines
