@@ -46,6 +46,11 @@ def main(
     """rnnscope: tasks -> training -> fixed points -> comparison, over populations."""
 
 
+def _log(line: str) -> None:
+    # stage output is plain text: brackets in it are data, not rich markup
+    console.print(line, markup=False, highlight=False)
+
+
 def _fail(message: str) -> None:
     errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
@@ -87,7 +92,7 @@ def _run(
             force=force,
             executor=executor,
             progress=sys.stderr.isatty(),
-            log=console.print,
+            log=_log,
         )
         store.close()
     except (SpecError, StoreError, RuntimeError, ValueError, ImportError, OSError) as err:

@@ -90,7 +90,7 @@ def summary(task_name: str, frame) -> list[str]:
     if task_name == "flipflop" and "readout_corners" in frame:
         for arch, corners in frame.groupby("architecture")["readout_corners"]:
             lines.append(
-                f"  {arch}: output corners reached by stable points, per network: {sorted(corners)}"
+                f"  {arch}: output corners reached by stable points, per network: {sorted(int(c) for c in corners)}"
             )
     if task_name == "sine" and "sine_target_frequency" in frame:
         for arch, rows in frame.groupby("architecture"):
