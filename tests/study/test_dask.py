@@ -89,3 +89,20 @@ def test_study_completes_when_a_worker_dies(tmp_path):
 def test_bad_dask_address_is_named():
     with pytest.raises(ValueError, match="--dask takes 'local' or a scheduler address"):
         DaskExecutor("my-cluster")
+
+
+def test_running_scheduler_by_address(tmp_path):
+    from distributed import LocalCluster
+
+    spec = StudySpec.model_validate({**SPEC, "grid": {**SPEC["grid"], "architectures": ["gru"]}})
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://")
+        executor = DaskExecutor(cluster.scheduler_address)
+        try:
+            run_study(spec, tmp_path / "s", executor=executor).close()
+        finally:
+            executor.close()
+    _, frame = stored_params(tmp_path / "s")
+    assert frame["trained"].all() and frame["analyzed"].all()

@@ -92,6 +92,7 @@ class TrainSpec(_Strict):
     grad_clip: float = Field(1.0, ge=0)
     eval_every: int = Field(50, gt=0)
     data_seed: int = Field(0, ge=0)
+    stop_on_success: bool = Field(True, description="stop each network when it solves the task")
 
 
 class FixedPointSpec(_Strict):
@@ -187,6 +188,7 @@ state_noise = 0.1                    # σ of hidden-state noise: memories become
 grad_clip = 1.0
 eval_every = 50
 data_seed = 0
+stop_on_success = true               # false: use the whole budget (lower error, cleaner attractors)
 
 [fixed_points]
 candidates = 512                     # per network, sampled from its probe trajectories

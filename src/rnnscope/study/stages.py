@@ -98,6 +98,7 @@ def _train_config(spec: StudySpec) -> TrainConfig:
         grad_clip=t.grad_clip,
         eval_every=t.eval_every,
         data_seed=t.data_seed,
+        stop_on_success=t.stop_on_success,
     )
 
 
