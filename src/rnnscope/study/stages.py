@@ -112,7 +112,11 @@ def train_group_unit(spec_json: str, rows: list[dict], *, threads: int | None = 
     for group in result.groups:
         for i, network in enumerate(group.ids):
             params[network] = {k: v[i : i + 1].numpy() for k, v in group.params.items()}
-    return result.networks.to_dict("records"), params
+    history = {
+        int(network): {c: rows[c].to_numpy(dtype=float) for c in ("step", "loss", "accuracy")}
+        for network, rows in result.history.groupby("network")
+    }
+    return result.networks.to_dict("records"), params, history
 
 
 def train_stage(spec: StudySpec, store: Store, *, executor=None, progress=False, log=print) -> None:
@@ -133,10 +137,10 @@ def train_stage(spec: StudySpec, store: Store, *, executor=None, progress=False,
     ]
     spec_json = spec.model_dump_json()
     # a network trains the same whichever group it is in, so groups commit one by one
-    for _, (records, params) in executor.run(
+    for _, (records, params, history) in executor.run(
         train_group_unit, [(spec_json, rows) for rows in groups]
     ):
-        store.mark_trained(records, params)
+        store.mark_trained(records, params, history)
         log(f"trained {len(records)} {records[0]['architecture']} networks")
     store.finish_stage("train", {"networks": len(grid)})
 
@@ -341,9 +345,15 @@ def report_stage(
                 f"silhouette by architecture, {name}: {'n/a' if score is None else f'{score:.3f}'}"
             )
     text = "\n".join(lines) + "\n"
-    path = store.write_text("report/summary.txt", text)
-    store.finish_stage("report", {"path": str(path)})
+    store.write_text("report/summary.txt", text)
+    from ..report import build_report  # the report layer sits above the study layer
+
+    started = time.perf_counter()
+    path = build_report(spec, store)
+    seconds = time.perf_counter() - started
+    store.finish_stage("report", {"path": str(path), "seconds": seconds})
     log(text)
+    log(f"report: {path} ({seconds:.1f} s)")
 
 
 def _readout_lines(spec: StudySpec, store: Store, frame: pd.DataFrame) -> list[str]:

@@ -19,6 +19,16 @@ import numpy as np
 import pandas as pd
 
 FORMAT = "rnnscope-store"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: files as open() would create them (mkstemp makes them private)
+_FILE_MODE = 0o666 & ~_umask()
 VERSION = 1
 
 _SCHEMA = """
@@ -108,10 +118,18 @@ class Store:
         frame["analyzed"] = frame["analyzed"].astype(bool)
         return frame
 
-    def mark_trained(self, records: list[dict], params: dict[int, dict[str, np.ndarray]]) -> None:
-        """Store trained parameters (atomic files), then record the networks in one transaction."""
+    def mark_trained(
+        self,
+        records: list[dict],
+        params: dict[int, dict[str, np.ndarray]],
+        history: dict[int, dict[str, np.ndarray]] | None = None,
+    ) -> None:
+        """Store trained parameters and loss histories (atomic files), then record the
+        networks in one transaction."""
         for network, arrays in params.items():
             self.save_arrays(self.params_path(network), arrays)
+        for network, arrays in (history or {}).items():
+            self.save_arrays(self.history_path(network), arrays)
         with self._transaction():
             for r in records:
                 self._db.execute(
@@ -156,6 +174,9 @@ class Store:
     def params_path(self, network: int) -> Path:
         return self.root / "params" / f"network-{network:05d}.npz"
 
+    def history_path(self, network: int) -> Path:
+        return self.root / "history" / f"network-{network:05d}.npz"
+
     def analysis_path(self, network: int) -> Path:
         return self.root / "analysis" / f"network-{network:05d}.npz"
 
@@ -168,6 +189,7 @@ class Store:
                 np.savez(handle, **{k: np.asarray(v) for k, v in arrays.items()})
                 handle.flush()
                 os.fsync(handle.fileno())
+            os.chmod(tmp, _FILE_MODE)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -197,6 +219,7 @@ class Store:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
 
     def write_text(self, relative: str, text: str) -> Path:
