@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..study.spec import StudySpec
-from ..tasks import make_task
 from ..study.stages import load_fixed_points
 from ..study.store import Store
+from ..tasks import make_task
 from . import figures
 
 SECTIONS = ("summary", "training", "architectures", "readout", "population", "networks")
