@@ -72,3 +72,14 @@ def test_summary_figures():
     assert data["counts"].loc["gru", "diverged"] == 1 and data["counts"].loc["lstm", "solved"] == 1
     _, data = figures.stable_vs_accuracy(frame)
     assert data["n_stable"].tolist() == [8, 0, 8]
+
+
+def test_population_labels_include_activation_when_the_grid_varies_it():
+    from rnnscope.report.html import _group_labels
+
+    rows = pd.DataFrame(
+        {"architecture": ["vanilla", "vanilla", "gru"], "activation": ["tanh", "relu", None]}
+    )
+    assert _group_labels(rows) == ["vanilla-tanh", "vanilla-relu", "gru"]
+    same = pd.DataFrame({"architecture": ["vanilla", "gru"], "activation": ["tanh", None]})
+    assert _group_labels(same) == ["vanilla", "gru"]

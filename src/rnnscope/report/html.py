@@ -184,7 +184,7 @@ def build_report(spec: StudySpec, store: Store, *, max_network_pages: int = 50) 
         for name, score in info["silhouette_by_architecture"].items():
             data = store.load_arrays(store.root / "compare" / f"{name}.npz")
             ids = data["networks"]
-            labels = frame.set_index("network").loc[ids, "architecture"].tolist()
+            labels = _group_labels(frame.set_index("network").loc[ids])
             fig, _ = figures.mds_map(data["embedding"], labels, score, f"MDS, {name}")
             static = figs.add(fig, f"mds_{name}")
             blocks.append(_interactive_map(data["embedding"], frame.set_index("network").loc[ids], name, score,
@@ -217,6 +217,17 @@ def build_report(spec: StudySpec, store: Store, *, max_network_pages: int = 50) 
     path = out / "index.html"
     store.write_text("report/index.html", page)
     return path
+
+
+def _group_labels(rows: pd.DataFrame) -> list[str]:
+    """Architecture, with the activation when the grid varies it (e.g. ``vanilla-relu``)."""
+    activations = rows["activation"].dropna().unique()
+    if len(activations) <= 1:
+        return rows["architecture"].tolist()
+    return [
+        a if act is None or act != act else f"{a}-{act}"
+        for a, act in zip(rows["architecture"], rows["activation"], strict=True)
+    ]
 
 
 def _readout(spec, store, analyzed, representatives, figs) -> str:
