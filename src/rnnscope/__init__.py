@@ -11,7 +11,7 @@ The public API (see ``shared/DESIGN.md``)::
 
 from __future__ import annotations
 
-from . import cells, compare, dynamics, tasks, train
+from . import cells, compare, dynamics, interop, tasks, train
 from .dynamics import find_fixed_points, linearize
 from .network import RNN
 from .train import TrainConfig, TrainResult, make_grid, train_population
@@ -27,6 +27,7 @@ __all__ = [
     "compare",
     "dynamics",
     "find_fixed_points",
+    "interop",
     "linearize",
     "make_grid",
     "tasks",
