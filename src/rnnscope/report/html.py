@@ -193,6 +193,8 @@ def build_report(spec: StudySpec, store: Store, *, max_network_pages: int = 50) 
             heat.append(figs.add(fig, f"distances_{name}"))
         parts.append('<div class="figs">' + "".join(blocks) + "</div>")
         parts.append('<div class="figs">' + "".join(heat) + "</div>")
+        if info.get("recording"):
+            parts.append(_recording_ranking(store, frame, info))
     parts.append("</section>")
 
     # -- every network
@@ -217,6 +219,35 @@ def build_report(spec: StudySpec, store: Store, *, max_network_pages: int = 50) 
     path = out / "index.html"
     store.write_text("report/index.html", page)
     return path
+
+
+def _recording_ranking(store: Store, frame: pd.DataFrame, info: dict) -> str:
+    """Networks ranked against the recording, with the caution beside the topology result."""
+    out = [f"<h3>Networks against the recording <code>{html.escape(info['recording'])}</code></h3>"]
+    out.append(
+        '<p class="note">Geometry similarity is not the same computation: networks of different '
+        "architectures can match a recording's geometry equally well while their fixed-point "
+        "topology differs, and vice versa (Maheswaranathan et al. 2019). Read this ranking "
+        "together with the topology map above.</p>"
+    )
+    by_id = frame.set_index("network")
+    for path in sorted((store.root / "compare").glob("recording_*.npz")):
+        data = store.load_arrays(path)
+        metric = path.stem.removeprefix("recording_")
+        rows = []
+        for rank, (n, d) in enumerate(zip(data["networks"], data["distances"], strict=True)):
+            row = by_id.loc[int(n)]
+            stable = "" if pd.isna(row["n_stable"]) else str(int(row["n_stable"]))
+            rows.append(
+                f"<tr><td>{rank + 1}</td><td>{int(n)}</td><td class='l'>{html.escape(str(row['architecture']))}</td>"
+                f"<td>{d:.4f}</td><td>{stable}</td></tr>"
+            )
+        out.append(
+            f"<p>{html.escape(metric)} distance to the recording (closest first):</p>"
+            "<table class='sortable'><thead><tr><th>rank</th><th>network</th><th class='l'>architecture</th>"
+            f"<th>distance</th><th>stable points</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+    return "".join(out)
 
 
 def _group_labels(rows: pd.DataFrame) -> list[str]:

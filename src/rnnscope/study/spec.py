@@ -113,6 +113,10 @@ class CompareSpec(_Strict):
         default_factory=lambda: ["svcca"], min_length=1
     )
     topology: bool = True
+    recording: str | None = Field(
+        None,
+        description="a [B·T, units] recording on the probe trials (.npy/.npz/.csv), relative to the study file",
+    )
 
 
 class StudySpec(_Strict):
@@ -154,7 +158,7 @@ def load_spec(path: str | Path) -> StudySpec:
     except UnicodeDecodeError:
         raise SpecError(f"{path}: not a text file.") from None
     try:
-        return StudySpec.model_validate(data)
+        spec = StudySpec.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "(top level)"
@@ -163,6 +167,14 @@ def load_spec(path: str | Path) -> StudySpec:
             reason = "unknown key"
         more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
         raise SpecError(f"{path}: {key}: {reason}{more}.") from None
+    recording = spec.compare.recording
+    if recording is not None and not Path(recording).is_absolute():
+        # paths in a study file are relative to the file
+        absolute = str((path.parent / recording).resolve())
+        spec = spec.model_copy(
+            update={"compare": spec.compare.model_copy(update={"recording": absolute})}
+        )
+    return spec
 
 
 EXAMPLE = """# An rnnscope study: `rnnscope run study.toml`.
@@ -204,4 +216,5 @@ seed = 99
 [compare]
 geometry = ["svcca"]                 # any of cca, svcca, pwcca, cka, procrustes
 topology = true
+# recording = "data/activity.npy"    # rank the networks against recorded activity on the probe trials
 """

@@ -306,7 +306,24 @@ def compare_stage(
         groups = len(set(labels.tolist()))
         scores[name] = compare.silhouette(d, labels) if 2 <= groups < len(labels) else None
         log(f"compare {name}: silhouette by architecture {scores[name]}")
-    store.finish_stage("compare", {"silhouette_by_architecture": scores})
+    info = {"silhouette_by_architecture": scores}
+    if spec.compare.recording:
+        from ..interop.recordings import load_recording, rank_models
+
+        path = Path(spec.compare.recording)  # load_spec made it relative to the study file
+        recording = load_recording(path)
+        for name in spec.compare.geometry:
+            ranking = rank_models(states, recording, metric=name, names=rows["network"].tolist())
+            store.save_arrays(
+                store.root / "compare" / f"recording_{name}.npz",
+                {
+                    "networks": ranking["model"].to_numpy(),
+                    "distances": ranking["distance"].to_numpy(),
+                },
+            )
+        info["recording"] = str(path)
+        log(f"ranked {len(rows)} networks against {path}")
+    store.finish_stage("compare", info)
 
 
 def load_distances(store: Store, name: str) -> dict[str, np.ndarray]:
