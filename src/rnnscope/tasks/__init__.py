@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._base import Batch, Task
 from .context import ContextIntegration
 from .flipflop import FlipFlop
+from .neurogym import NeurogymTask
 from .sine import SineWave
 
 #: task name -> class, as used in configs
@@ -12,6 +13,7 @@ TASKS: dict[str, type[Task]] = {
     FlipFlop.name: FlipFlop,
     SineWave.name: SineWave,
     ContextIntegration.name: ContextIntegration,
+    NeurogymTask.name: NeurogymTask,  # needs the optional neurogym install
 }
 
 
@@ -26,4 +28,13 @@ def make_task(task: str, **options) -> Task:
     return cls(**options)
 
 
-__all__ = ["TASKS", "Batch", "ContextIntegration", "FlipFlop", "SineWave", "Task", "make_task"]
+__all__ = [
+    "TASKS",
+    "Batch",
+    "ContextIntegration",
+    "FlipFlop",
+    "NeurogymTask",
+    "SineWave",
+    "Task",
+    "make_task",
+]
