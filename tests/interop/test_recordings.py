@@ -1,5 +1,7 @@
 """Recorded activity: loaders, a ranking of models, and the study report's ranking."""
 
+from datetime import UTC
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,3 +69,19 @@ def test_study_report_ranks_networks_against_a_recording(tmp_path):
     )
     page = (tmp_path / "s" / "report" / "index.html").read_text()
     assert "Networks against the recording" in page and "is not the same computation" in page
+
+
+def test_nwb_time_series(tmp_path):
+    pynwb = pytest.importorskip("pynwb")
+    from datetime import datetime
+
+    data = np.random.default_rng(3).normal(size=(120, 7))
+    nwb = pynwb.NWBFile("rnnscope test", "id-1", datetime(2026, 1, 1, tzinfo=UTC))
+    nwb.add_acquisition(pynwb.TimeSeries(name="rates", data=data, unit="Hz", rate=100.0))
+    path = tmp_path / "session.nwb"
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    np.testing.assert_allclose(load_recording(path), data)
+    np.testing.assert_allclose(load_recording(path, key="rates"), data)
+    with pytest.raises(ValueError, match="no acquisition series 'spikes'"):
+        load_recording(path, key="spikes")

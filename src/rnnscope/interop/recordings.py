@@ -18,8 +18,8 @@ from .. import compare
 
 def load_recording(path: str | Path, *, key: str | None = None) -> np.ndarray:
     """Load ``[samples, units]`` activity from ``.npy``, ``.npz`` (``key``: which array;
-    optional when there is one), or ``.csv`` / ``.tsv`` (a header row is skipped).
-    Nothing is unpickled."""
+    optional when there is one), ``.csv`` / ``.tsv`` (a header row is skipped), or ``.nwb``
+    (a TimeSeries, with pynwb: the ``nwb`` extra). Nothing is unpickled."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such recording file.")
@@ -48,10 +48,7 @@ def load_recording(path: str | Path, *, key: str | None = None) -> np.ndarray:
                 skip = 1  # a header row
             data = np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2)
         elif suffix == ".nwb":
-            raise ValueError(
-                f"{path}: NWB files need pynwb, which rnnscope does not install; export the "
-                "activity matrix to .npy (e.g. nwbfile.processing[...].data[:]) and load that."
-            )
+            data = _load_nwb(path, key)
         else:
             raise ValueError(
                 f"{path}: unknown recording format {suffix!r}; use .npy, .npz, .csv or .tsv."
@@ -68,6 +65,40 @@ def load_recording(path: str | Path, *, key: str | None = None) -> np.ndarray:
     if not np.isfinite(data).all():
         raise ValueError(f"{path}: contains NaN or inf; drop or impute those samples first.")
     return data
+
+
+def _load_nwb(path: Path, key: str | None) -> np.ndarray:
+    """A TimeSeries' data ``[time, units]`` from an NWB file: ``key`` names a series in
+    ``acquisition``, or ``"module/interface/series"`` under ``processing``; default: the
+    only TimeSeries in ``acquisition``."""
+    try:
+        from pynwb import NWBHDF5IO, TimeSeries
+    except ImportError:
+        raise ImportError(f"{path}: NWB files need pynwb: pip install 'rnnscope[nwb]'.") from None
+    with NWBHDF5IO(str(path), "r") as io:
+        nwb = io.read()
+        if key is None:
+            series = [v for v in nwb.acquisition.values() if isinstance(v, TimeSeries)]
+            if len(series) != 1:
+                names = sorted(nwb.acquisition)
+                raise ValueError(
+                    f"{path}: {len(series)} time series in acquisition ({names}); pass key= to choose one."
+                )
+            item = series[0]
+        elif "/" in key:
+            module, interface, name = key.split("/", 2)
+            try:
+                item = nwb.processing[module][interface][name]
+            except KeyError:
+                raise ValueError(f"{path}: no processing series {key!r}.") from None
+        else:
+            if key not in nwb.acquisition:
+                raise ValueError(
+                    f"{path}: no acquisition series {key!r}; it holds {sorted(nwb.acquisition)}."
+                )
+            item = nwb.acquisition[key]
+        data = np.asarray(item.data[:])
+    return data.reshape(len(data), -1)
 
 
 def rank_models(
