@@ -23,6 +23,7 @@ from ..network import RNN
 from ..tasks import make_task
 from ..train import TrainConfig, make_grid, train_population
 from ..train.grid import ACTIVATION_ARCHITECTURES
+from ..train.trainer import architecture_summary
 from . import readouts
 from .executors import InProcess, set_threads
 from .spec import StudySpec
@@ -334,20 +335,13 @@ def load_distances(store: Store, name: str) -> dict[str, np.ndarray]:
 def report_stage(
     spec: StudySpec, store: Store, *, executor=None, progress=False, log=print
 ) -> None:
-    """A text summary (the report issue replaces it with the HTML report)."""
+    """Write ``report/summary.txt`` (the text summary it also logs) and the HTML report."""
     frame = store.networks()
-    summary = (
-        frame.assign(solved=frame["status"].eq("solved"), diverged=frame["status"].eq("diverged"))
-        .groupby("architecture", sort=False)
-        .agg(
-            networks=("network", "size"),
-            solved=("solved", "sum"),
-            diverged=("diverged", "sum"),
-            median_accuracy=("accuracy", "median"),
-            median_fixed_points=("n_fixed", "median"),
-            median_stable_points=("n_stable", "median"),
-        )
-    )
+    summary = architecture_summary(
+        frame,
+        median_fixed_points=("n_fixed", "median"),
+        median_stable_points=("n_stable", "median"),
+    ).set_index("architecture")
     lines = [
         f"study {spec.name!r}: task {spec.task.name} {spec.task.options}",
         "",

@@ -152,22 +152,28 @@ class TrainResult:
 
     def summary(self) -> pd.DataFrame:
         """Per architecture: networks, solved, diverged, median accuracy and steps."""
-        frame = self.networks.assign(
-            solved=self.networks["status"].eq("solved"),
-            diverged=self.networks["status"].eq("diverged"),
+        return architecture_summary(
+            self.networks, median_steps=("steps", "median"), wall_time_s=("wall_time_s", "max")
         )
-        return (
-            frame.groupby("architecture", sort=False)
-            .agg(
-                networks=("network", "size"),
-                solved=("solved", "sum"),
-                diverged=("diverged", "sum"),
-                median_accuracy=("accuracy", "median"),
-                median_steps=("steps", "median"),
-                wall_time_s=("wall_time_s", "max"),
-            )
-            .reset_index()
+
+
+def architecture_summary(networks: pd.DataFrame, **extra) -> pd.DataFrame:
+    """Per architecture: networks, solved, diverged, median accuracy, and any ``extra``
+    pandas named aggregations (``name=(column, function)``)."""
+    marked = networks.assign(
+        solved=networks["status"].eq("solved"), diverged=networks["status"].eq("diverged")
+    )
+    return (
+        marked.groupby("architecture", sort=False)
+        .agg(
+            networks=("network", "size"),
+            solved=("solved", "sum"),
+            diverged=("diverged", "sum"),
+            median_accuracy=("accuracy", "median"),
+            **extra,
         )
+        .reset_index()
+    )
 
 
 ProgressCallback = Callable[[str, int, int], None]
