@@ -1,0 +1,68 @@
+"""Synthetic sentiment languages for fast tests and teaching.
+
+Words carry a valence: positive ones (+1), negative ones (−1) and neutral ones (0). A
+document's label is the sign of its summed valence (ties re-drawn), so a network must
+integrate evidence over the sequence, the computation a line attractor performs. With
+modifiers, ``not`` flips the valence of the next word and ``very`` doubles it
+(Maheswaranathan & Sussillo 2020).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .corpora import Corpus
+
+POSITIVE = ("good", "great", "excellent", "wonderful", "fun", "superb")
+NEGATIVE = ("bad", "awful", "terrible", "boring", "poor", "dull")
+NEUTRAL = ("the", "movie", "plot", "actor", "scene", "film", "was", "and", "it", "story")
+MODIFIERS = ("not", "very")
+
+
+def valence_language(
+    n: int,
+    *,
+    length: tuple[int, int] = (10, 40),
+    neutral_share: float = 0.5,
+    modifiers: bool = False,
+    modifier_share: float = 0.15,
+    seed: int = 0,
+) -> Corpus:
+    """``n`` documents of the valence language (labels balanced by construction).
+
+    Args:
+        length: min and max words per document.
+        neutral_share: probability that a word is neutral.
+        modifiers: include ``not``/``very`` before valence words.
+        modifier_share: probability that a valence word gets a modifier.
+    """
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    while len(texts) < n:
+        words, total = [], 0.0
+        for _ in range(int(rng.integers(length[0], length[1] + 1))):
+            if rng.random() < neutral_share:
+                words.append(str(rng.choice(NEUTRAL)))
+                continue
+            sign = 1 if rng.random() < 0.5 else -1
+            word = str(rng.choice(POSITIVE if sign > 0 else NEGATIVE))
+            value = float(sign)
+            if modifiers and rng.random() < modifier_share:
+                modifier = str(rng.choice(MODIFIERS))
+                words.append(modifier)
+                value = -value if modifier == "not" else 2 * value
+            words.append(word)
+            total += value
+        if total == 0:
+            continue  # no clear label: draw again
+        label = int(total > 0)
+        if labels.count(label) >= (n + 1) // 2:
+            continue  # keep the classes balanced
+        texts.append(" ".join(words))
+        labels.append(label)
+    return Corpus(texts, np.array(labels), ["synthetic"] * n)
+
+
+def valence(word: str) -> float:
+    """A word's valence in the language (modifiers: 0)."""
+    return 1.0 if word in POSITIVE else -1.0 if word in NEGATIVE else 0.0
