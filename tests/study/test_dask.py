@@ -56,6 +56,16 @@ def test_local_cluster_gives_the_same_study_as_in_process(tmp_path):
                 key,
             )  # same seeds → identical parameters
     assert frame_a["n_stable"].tolist() == frame_b["n_stable"].tolist()
+    # distance blocks computed on the workers: the same matrix as pairwise on the driver
+    from rnnscope import compare
+    from rnnscope.study import load_distances
+
+    for root in (tmp_path / "local", tmp_path / "dask"):
+        store = Store(root)
+        states = [store.load_arrays(store.analysis_path(n))["probe_states"] for n in range(6)]
+        got = load_distances(store, "svcca")["distances"]
+        store.close()
+        np.testing.assert_allclose(got, compare.pairwise("svcca", states), atol=1e-12, rtol=0)
 
 
 def test_study_completes_when_a_worker_dies(tmp_path):

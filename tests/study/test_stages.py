@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -181,3 +182,14 @@ def test_task_readouts_reach_the_report(tmp_path, task, expect):
     run_study(spec, tmp_path / "s").close()
     text = (tmp_path / "s" / "report" / "summary.txt").read_text()
     assert "read-out:" in text and expect in text
+
+
+def test_distance_blocks_assemble_the_pairwise_matrix():
+    from rnnscope import compare
+    from rnnscope.study.executors import InProcess
+    from rnnscope.study.stages import _geometry
+
+    rng = np.random.default_rng(0)
+    states = [rng.normal(size=(200, 6)) @ rng.normal(size=(6, 8)) for _ in range(7)]
+    got = _geometry("cca", states, InProcess(), block=3)  # 3 x 3 blocks, ragged edge
+    np.testing.assert_allclose(got, compare.pairwise("cca", states), atol=1e-12, rtol=0)

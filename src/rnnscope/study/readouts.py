@@ -83,6 +83,16 @@ def context(task, net, params, step, fps, states, candidates: int = 256) -> dict
 
 READOUTS = {"flipflop": flipflop, "sine": sine, "context": context}
 
+#: the per-network arrays the read-outs above store (the report looks for these)
+READOUT_KEYS = (
+    "readout_corners",
+    "sine_target_frequency",
+    "sine_linearized_frequency",
+    "context_line_dimension",
+    "context_near_one",
+    "context_readout_alignment",
+)
+
 
 def summary(task_name: str, frame) -> list[str]:
     """Report lines from the per-network read-out columns (a DataFrame of arrays)."""

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from .. import compare, dynamics
+from .._progress import progress_bar
 from ..cells import make_cell
 from ..network import RNN
 from ..tasks import make_task
@@ -30,14 +31,6 @@ from .spec import StudySpec
 from .store import Store
 
 STAGES = ("train", "analyze", "compare", "report")
-_READOUT_KEYS = (
-    "readout_corners",
-    "sine_target_frequency",
-    "sine_linearized_frequency",
-    "context_line_dimension",
-    "context_near_one",
-    "context_readout_alignment",
-)
 
 
 def run_study(
@@ -75,18 +68,25 @@ def run_study(
     return store
 
 
+def _units(executor, fn, items: list, label: str, progress: bool):
+    """``executor.run(fn, items)``, with a progress bar over finished units if asked."""
+    results = executor.run(fn, items)
+    if not progress or not items:
+        yield from results
+        return
+    with progress_bar() as bar:
+        task = bar.add_task(label, total=len(items))
+        for result in results:
+            yield result
+            bar.advance(task)
+
+
 def network_of(spec: StudySpec, row) -> RNN:
     """The architecture of one network of the study."""
     task = make_task(spec.task.name, **spec.task.options)
     options = {"activation": row.activation} if row.architecture in ACTIVATION_ARCHITECTURES else {}
     cell = make_cell(row.architecture, int(row.hidden_size), task.input_size, **options)
     return RNN(cell, task.output_size)
-
-
-def load_params(store: Store, network: int) -> dict[str, torch.Tensor]:
-    return {
-        k: torch.from_numpy(v) for k, v in store.load_arrays(store.params_path(network)).items()
-    }
 
 
 # --------------------------------------------------------------------------- train
@@ -138,8 +138,8 @@ def train_stage(spec: StudySpec, store: Store, *, executor=None, progress=False,
     ]
     spec_json = spec.model_dump_json()
     # a network trains the same whichever group it is in, so groups commit one by one
-    for _, (records, params, history) in executor.run(
-        train_group_unit, [(spec_json, rows) for rows in groups]
+    for _, (records, params, history) in _units(
+        executor, train_group_unit, [(spec_json, rows) for rows in groups], "train", progress
     ):
         store.mark_trained(records, params, history)
         log(f"trained {len(records)} {records[0]['architecture']} networks")
@@ -209,7 +209,9 @@ def analyze_stage(
         )
         for row in todo.to_dict("records")
     ]
-    for _, (network, arrays, n_fixed, n_stable) in executor.run(analyze_unit, units):
+    for _, (network, arrays, n_fixed, n_stable) in _units(
+        executor, analyze_unit, units, "analyze", progress
+    ):
         store.mark_analyzed(network, arrays, n_fixed, n_stable)
         log(f"analyzed network {network}: {n_fixed} fixed points, {n_stable} stable")
     store.finish_stage("analyze", {"networks": len(frame)})
@@ -249,7 +251,11 @@ def distance_block(metric: str, a: list, b: list, *, threads: int | None = None)
     return compare.cross(metric, a, b)
 
 
-def _geometry(metric: str, states: list, executor, block: int = 32) -> np.ndarray:
+def _geometry(
+    metric: str, states: list, executor, block: int = 128, progress: bool = False
+) -> np.ndarray:
+    """A distance matrix assembled from blocks of ``block`` networks, one unit each (a
+    study of up to ``block`` networks is one unit, prepared once as ``pairwise`` would)."""
     n = len(states)
     starts = list(range(0, n, block))
     units = [
@@ -260,7 +266,7 @@ def _geometry(metric: str, states: list, executor, block: int = 32) -> np.ndarra
     ]
     where = [(i, j) for i in starts for j in starts if j >= i]
     out = np.zeros((n, n))
-    for k, d in executor.run(distance_block, units):
+    for k, d in _units(executor, distance_block, units, f"compare {metric}", progress):
         i, j = where[k]
         out[i : i + d.shape[0], j : j + d.shape[1]] = d
         out[j : j + d.shape[1], i : i + d.shape[0]] = d.T
@@ -293,8 +299,10 @@ def compare_stage(
             )
     labels = rows["architecture"].to_numpy()
     scores = {}
+    # blocks of the distance matrices are the units of work (on Dask, spread over workers)
+    executor = executor or InProcess()
     matrices = {
-        name: compare.pairwise(name, states, progress=progress) for name in spec.compare.geometry
+        name: _geometry(name, states, executor, progress=progress) for name in spec.compare.geometry
     }
     if spec.compare.topology and len(signatures) == len(rows):
         matrices["topology"] = compare.pairwise_topology(signatures)
@@ -373,7 +381,7 @@ def _readout_lines(spec: StudySpec, store: Store, frame: pd.DataFrame) -> list[s
     if not len(analyzed):
         return []
     per_network = [store.load_arrays(store.analysis_path(int(n))) for n in analyzed["network"]]
-    keys = [k for k in _READOUT_KEYS if k in per_network[0]]
+    keys = [k for k in readouts.READOUT_KEYS if k in per_network[0]]
     if not keys:
         return []
     table = analyzed[["network", "architecture"]].copy()
