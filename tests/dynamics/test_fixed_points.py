@@ -227,6 +227,11 @@ def test_linearize_decomposition_and_time_constants():
     torch.testing.assert_close(lin.rotation, lin.eigenvalues.angle())
     with pytest.raises(ValueError, match="discrete map"):
         _ = lin.flow_eigenvalues
+    # an input k steps back, mode by mode: summed over modes it is J^k J_inp x
+    x = torch.tensor([0.7, -0.2], dtype=torch.float64)
+    modes = lin.mode_contribution(3, x)  # [5, 6 modes, 6]
+    want = torch.linalg.matrix_power(lin.jacobian, 3) @ (lin.input_jacobian @ x)[..., None]
+    torch.testing.assert_close(modes.sum(dim=-2), want[..., 0], atol=1e-10, rtol=0)
 
 
 def test_ctrnn_continuous_time_reading():
@@ -243,6 +248,7 @@ def test_ctrnn_continuous_time_reading():
     ) / 100
     want = torch.linalg.eigvals(flow_jac)
     got = lin.flow_eigenvalues[0]
+    torch.testing.assert_close(lin.flow_time_constants, -1.0 / lin.flow_eigenvalues.real)
     for w in want[0]:
         assert (got - w).abs().min() < 1e-12
 
