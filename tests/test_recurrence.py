@@ -78,11 +78,20 @@ def test_gradcheck(cell):
     assert torch.autograd.gradcheck(f, inputs)
 
 
-def test_input_gradients_fall_back_to_autograd():
-    cell = GRU(4, 2)
-    net = rs.RNN(cell, 1)
-    params = net.init(2, 0)
-    x = torch.randn(3, 6, 2, requires_grad=True)
-    _, y = net.run(params, x)
-    y.sum().backward()
-    assert x.grad is not None and x.grad.abs().sum() > 0
+@pytest.mark.parametrize("cell", FUSED, ids=repr)
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-inputs", "per-network-inputs"])
+def test_fused_input_gradients_equal_autograd(cell, shared, monkeypatch):
+    # inputs from a learned embedding need d loss / d x through the fused pass
+    monkeypatch.setattr(_recurrence, "_CHUNK_ELEMENTS", 2 * 3 * 4 * cell.gates * 6)
+    net = rs.RNN(cell, output_size=2)
+    params = net.init(population=3, seed=1, dtype=torch.float64)
+    shape = (5, 9, 3) if shared else (3, 5, 9, 3)
+    x0 = torch.randn(*shape, dtype=torch.float64)
+    x = x0.clone().requires_grad_()
+    _, outputs = net.run(params, x)
+    outputs.pow(2).sum().backward()
+    x_ref = x0.clone().requires_grad_()
+    ref_states = loop_states(cell, params, x_ref, net.initial_state(params, 5), None)
+    net.readout(params, ref_states).pow(2).sum().backward()
+    assert x.grad.abs().sum() > 0
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-9, atol=1e-11)

@@ -61,14 +61,16 @@ class _Recurrence(torch.autograd.Function):
                 saved.append(keep)
         ctx.cell, ctx.saved, ctx.shared, ctx.chunk = cell, saved, shared, chunk
         ctx.has_bias = b_rec is not None
-        ctx.save_for_backward(x, w_hh, states)
+        ctx.save_for_backward(x, w_ih, w_hh, states)
         return states[:, 1:]
 
     @staticmethod
     @torch.autograd.function.once_differentiable  # gradients of gradients: use cell.step
     def backward(ctx, d_states):
         cell: Cell = ctx.cell
-        x, w_hh, states = ctx.saved_tensors
+        x, w_ih, w_hh, states = ctx.saved_tensors
+        # gradient for the inputs (a learned embedding upstream): d_x = d_ax W_ihᵀ per chunk
+        d_x = torch.zeros_like(x) if ctx.needs_input_grad[1] else None
         n, rec, width = w_hh.shape
         steps, batch, chunk, shared = d_states.shape[1], d_states.shape[2], ctx.chunk, ctx.shared
         w_t = w_hh.transpose(1, 2)
@@ -107,9 +109,15 @@ class _Recurrence(torch.autograd.Function):
                 x_c = x[:, t0 : t0 + length].reshape(n, -1, x.shape[-1])
                 d_w_ih.baddbmm_(x_c.transpose(1, 2), d_ax_flat)
             d_b += d_ax_flat.sum(dim=1)
+            if d_x is not None:
+                d_x_c = torch.bmm(d_ax_flat, w_ih.transpose(1, 2))  # [N, C·B, I]
+                if shared:
+                    d_x[t0 : t0 + length] = d_x_c.sum(0).reshape(length, batch, -1)
+                else:
+                    d_x[:, t0 : t0 + length] = d_x_c.reshape(n, length, batch, -1)
             if d_b_rec is not None:
                 d_b_rec += d_ah_flat.sum(dim=1)
-        return None, None, None, d_w_ih, d_b, d_w_hh, d_b_rec, dh, None
+        return None, d_x, None, d_w_ih, d_b, d_w_hh, d_b_rec, dh, None
 
 
 def run_recurrence(
@@ -125,7 +133,8 @@ def run_recurrence(
         cell: a cell with ``fused = True``.
         params: population parameters ``[N, ...]``.
         x: inputs, time before batch: ``[T, B, I]`` shared by all networks, or
-            ``[N, T, B, I]``. (No gradient flows back to ``x``.)
+            ``[N, T, B, I]``. Gradients flow back to ``x`` when it requires them
+            (a learned embedding feeding the cell).
         h0: initial states ``[N, B, S]``.
         noise: optional ``[N, T, B, S]`` added to each new state (training noise).
 
