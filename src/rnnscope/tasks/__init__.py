@@ -7,18 +7,22 @@ from .context import ContextIntegration
 from .flipflop import FlipFlop
 from .neurogym import NeurogymTask
 from .sine import SineWave
+from .text.task import Sentiment
 
-#: task name -> class, as used in configs
-TASKS: dict[str, type[Task]] = {
+#: task name -> class, as used in configs (``sentiment`` is a corpus, not a trial
+#: generator: it trains through ``rnnscope.train.train_text_population``)
+TASKS: dict[str, type] = {
     FlipFlop.name: FlipFlop,
     SineWave.name: SineWave,
     ContextIntegration.name: ContextIntegration,
     NeurogymTask.name: NeurogymTask,  # needs the optional neurogym install
+    Sentiment.name: Sentiment,
 }
 
 
-def make_task(task: str, **options) -> Task:
-    """Build a task by name (``"flipflop"``, ``"sine"``, ``"context"``)."""
+def make_task(task: str, **options) -> Task | Sentiment:
+    """Build a task by name (``"flipflop"``, ``"sine"``, ``"context"``, ``"neurogym"``,
+    ``"sentiment"``)."""
     try:
         cls = TASKS[task]
     except (KeyError, TypeError):
@@ -34,6 +38,7 @@ __all__ = [
     "ContextIntegration",
     "FlipFlop",
     "NeurogymTask",
+    "Sentiment",
     "SineWave",
     "Task",
     "make_task",

@@ -1,7 +1,6 @@
-"""Sentiment text: corpora, loaders, tokens and vocabularies, synthetic languages.
-
-The model, training and line-attractor analysis for text (issue #7) build on these.
-"""
+"""Sentiment text: corpora, loaders, tokens and vocabularies, synthetic languages, and
+split, encoded datasets (:func:`prepare_text`) that ``rnnscope.train.train_text_population``
+trains on."""
 
 from __future__ import annotations
 
@@ -14,13 +13,19 @@ from .corpora import (
     load_yelp_polarity,
     movie_reviews,
 )
+from .dataset import EncodedTexts, TextDataset, prepare_text
 from .synthetic import valence, valence_language
+from .task import CORPORA, Sentiment
 from .vocabulary import PAD, UNK, Vocabulary, batches, tokenize
 
 __all__ = [
+    "CORPORA",
     "PAD",
     "UNK",
     "Corpus",
+    "EncodedTexts",
+    "Sentiment",
+    "TextDataset",
     "Vocabulary",
     "batches",
     "clean",
@@ -29,6 +34,7 @@ __all__ = [
     "load_table",
     "load_yelp_polarity",
     "movie_reviews",
+    "prepare_text",
     "tokenize",
     "valence",
     "valence_language",
