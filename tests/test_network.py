@@ -59,3 +59,50 @@ def test_bad_inputs_are_named():
         rs.RNN(torch.nn.GRU(3, 4), output_size=1)
     with pytest.raises(ValueError, match="output_size must be a positive integer"):
         rs.RNN(rs.cells.GRU(4, 3), output_size=0)
+
+
+def test_text_rnn_reads_each_text_to_its_own_end():
+    from rnnscope.network import TextRNN
+
+    net = TextRNN(rs.cells.GRU(6, 4), vocab_size=20)
+    params = net.init(population=3, seed=[1, 2, 3])
+    tokens = torch.tensor([[5, 6, 7, 0, 0], [9, 8, 7, 6, 5]])
+    lengths = torch.tensor([3, 5])
+    states, logits = net.run(params, tokens, lengths)
+    assert states.shape == (3, 2, 5, 6) and logits.shape == (3, 2, 1)
+    # padding after a text's end does not change its logit
+    short, _ = net.run(params, tokens[:1, :3])
+    torch.testing.assert_close(logits[:, 0], net.rnn.readout(params, short[:, 0, -1]))
+    # each network reads through its own embedding
+    x = net.embed(params, tokens)
+    torch.testing.assert_close(x[1, 1, 0], params["embedding"][1, 9])
+    # a population member equals the same network alone
+    alone = net.init(population=1, seed=2)
+    torch.testing.assert_close(net.logits(alone, tokens, lengths)[0], logits[1])
+
+
+def test_text_rnn_embedding_gets_gradients():
+    from rnnscope.network import TextRNN
+
+    net = TextRNN(rs.cells.LSTM(5, 3), vocab_size=10)
+    params = {k: v.requires_grad_() for k, v in net.init(2, 0).items()}
+    tokens = torch.tensor([[1, 2, 3], [4, 2, 0]])
+    net.logits(params, tokens, torch.tensor([3, 2])).sum().backward()
+    grad = params["embedding"].grad
+    assert grad[:, [1, 2, 3, 4]].abs().sum() > 0
+    assert grad[:, [0, 5, 6]].abs().sum() == 0  # unread and padding-only tokens
+
+
+def test_text_rnn_bad_inputs():
+    from rnnscope.network import TextRNN
+
+    net = TextRNN(rs.cells.VanillaRNN(4, 3), vocab_size=10)
+    params = net.init(1, 0)
+    with pytest.raises(ValueError, match=r"\[0, 10\)"):
+        net.run(params, torch.tensor([[3, 12]]))
+    with pytest.raises(ValueError, match="integer ids"):
+        net.run(params, torch.tensor([[0.5, 1.0]]))
+    with pytest.raises(ValueError, match="lengths"):
+        net.run(params, torch.tensor([[1, 2]]), torch.tensor([3]))
+    with pytest.raises(KeyError, match="embedding"):
+        net.run({k: v for k, v in params.items() if k != "embedding"}, torch.tensor([[1]]))

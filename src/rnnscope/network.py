@@ -154,7 +154,7 @@ class RNN:
         # [N, T, B, ...] inside: each step reads one [N, B, ...] slice
         x_t = x.transpose(-3, -2)  # [(N,) T, B, I]
         noise_t = None if noise is None else noise.transpose(1, 2)
-        if cell.fused and not x.requires_grad:
+        if cell.fused:
             return run_recurrence(cell, params, x_t, h0, noise_t)
         # generic path: autograd through the cell's own step (iterate with unbind,
         # which avoids a full-size zero-filled gradient per indexed step)
@@ -167,3 +167,165 @@ class RNN:
                 h = h + e_step
             out.append(h)
         return torch.stack(out, dim=1)
+
+
+class TextRNN:
+    """Embedding → cell → linear readout of the final state: a population of text
+    classifiers.
+
+    Each network has its own embedding ``E [N, V, D]`` (``D`` is the cell's input
+    size). A text of ``L`` tokens is read one token per step; the readout is applied to
+    the state after the ``L``-th token, giving one logit per output (``O = 1``: binary
+    sentiment, positive when the logit is above 0).
+
+    Args:
+        cell: any :class:`rnnscope.cells.Cell`; its ``input_size`` is the embedding size.
+        vocab_size: token ids run over ``0 … V−1`` (0 is padding).
+        output_size: logits per text (default 1).
+
+    Parameters: the cell's, ``W_out [N, H, O]``, ``b_out [N, O]`` and
+    ``embedding [N, V, D]``.
+    """
+
+    def __init__(self, cell: Cell, vocab_size: int, output_size: int = 1) -> None:
+        self.rnn = RNN(cell, output_size)
+        self.vocab_size = check_positive_int("vocab_size", vocab_size)
+
+    def __repr__(self) -> str:
+        return (
+            f"TextRNN({self.cell!r}, vocab_size={self.vocab_size}, output_size={self.output_size})"
+        )
+
+    @property
+    def cell(self) -> Cell:
+        return self.rnn.cell
+
+    @property
+    def output_size(self) -> int:
+        return self.rnn.output_size
+
+    @property
+    def hidden_size(self) -> int:
+        return self.rnn.hidden_size
+
+    @property
+    def state_size(self) -> int:
+        return self.rnn.state_size
+
+    @property
+    def embedding_size(self) -> int:
+        return self.cell.input_size
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = self.rnn.param_shapes()
+        shapes["embedding"] = (self.vocab_size, self.embedding_size)
+        return shapes
+
+    def init(
+        self,
+        population: int = 1,
+        seed: int | list[int] | tuple[int, ...] = 0,
+        dtype: torch.dtype = torch.float32,
+    ) -> Params:
+        """Parameters ``[N, ...]``; embeddings ~ N(0, 1) (as ``torch.nn.Embedding``),
+        each network from its own seed."""
+        n = check_positive_int("population", population)
+        params = self.rnn.init(n, seed, dtype)
+        tables = []
+        for s in _seed_list(seed, n):
+            gen = torch.Generator().manual_seed(s + 5_003_000_017)
+            tables.append(
+                torch.randn(self.vocab_size, self.embedding_size, generator=gen, dtype=dtype)
+            )
+        params["embedding"] = torch.stack(tables)
+        return params
+
+    def check_params(self, params: Params) -> int:
+        """Validate ``params``; return the population size ``N``."""
+        if "embedding" not in params:
+            raise KeyError(
+                "params lack 'embedding'; build them with TextRNN.init(population, seed)."
+            )
+        n = self.rnn.check_params(params)
+        got = tuple(params["embedding"].shape)
+        if got != (n, self.vocab_size, self.embedding_size):
+            raise ValueError(
+                f"params['embedding'] has shape {list(got)}, expected "
+                f"{[n, self.vocab_size, self.embedding_size]}."
+            )
+        return n
+
+    def embed(self, params: Params, tokens: torch.Tensor) -> torch.Tensor:
+        """Token ids ``[B, T]`` -> inputs ``[N, B, T, D]`` (each network's own embedding)."""
+        table = params["embedding"]
+        n = table.shape[0]
+        tokens = torch.as_tensor(tokens)
+        if tokens.dtype not in (torch.int64, torch.int32) or tokens.dim() != 2:
+            raise ValueError(
+                f"tokens must be integer ids [B, T], got {tokens.dtype} of shape {list(tokens.shape)}."
+            )
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
+            raise ValueError(
+                f"token ids must lie in [0, {self.vocab_size}); got {int(tokens.min())}…"
+                f"{int(tokens.max())}. Encode texts with the vocabulary the network was built for."
+            )
+        offsets = (torch.arange(n) * self.vocab_size).view(n, 1, 1)
+        flat = table.reshape(n * self.vocab_size, self.embedding_size)
+        return torch.nn.functional.embedding(tokens.long().unsqueeze(0) + offsets, flat)
+
+    def run(
+        self, params: Params, tokens: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Read a batch of texts.
+
+        Args:
+            params: population parameters ``[N, ...]``.
+            tokens: ids ``[B, T]``, padded after each text's end.
+            lengths: ``[B]`` tokens per text (default ``T`` for all).
+
+        Returns:
+            ``states [N, B, T, S]`` (after each token) and ``logits [N, B, O]`` read from
+            the state after each text's last token.
+        """
+        self.check_params(params)
+        x = self.embed(params, tokens)
+        states, _ = self.rnn.run(params, x)
+        final = self.final_states(states, lengths)
+        return states, self.rnn.readout(params, final)
+
+    def final_states(self, states: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """``states [N, B, T, S]`` -> the state after each text's last token ``[N, B, S]``."""
+        steps = states.shape[2]
+        if lengths is None:
+            return states[:, :, -1]
+        lengths = torch.as_tensor(lengths)
+        if (
+            lengths.shape != (states.shape[1],)
+            or int(lengths.min()) < 1
+            or int(lengths.max()) > steps
+        ):
+            raise ValueError(
+                f"lengths must be [{states.shape[1]}] integers in 1…{steps}, got {lengths.tolist()[:8]}…"
+            )
+        index = (
+            (lengths.long() - 1).view(1, -1, 1, 1).expand(states.shape[0], -1, 1, states.shape[-1])
+        )
+        return states.gather(2, index).squeeze(2)
+
+    def logits(
+        self, params: Params, tokens: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``[N, B, O]``: see :meth:`run`."""
+        return self.run(params, tokens, lengths)[1]
+
+    def step_function(self, params: Params):
+        """The cell's step ``F(h, x)`` bound to the cell's parameters (``x`` is an
+        embedding vector), for :mod:`rnnscope.dynamics`."""
+        return self.cell.bind({k: params[k] for k in self.cell.param_shapes()})
+
+    def readout_vectors(self, params: Params) -> torch.Tensor:
+        """The readout in state coordinates, ``[N, S, O]`` (zero on an LSTM's ``c``)."""
+        w = params["W_out"]
+        out = w.new_zeros(w.shape[0], self.state_size, self.output_size)
+        out[:, : self.hidden_size] = w
+        return out
