@@ -10,6 +10,13 @@ from ._steps import jacobians
 from .candidates import sample_candidates
 from .fixed_points import FixedPoints, find_fixed_points
 from .graphs import input_transition_graph, unstable_manifold_graph
+from .integration import (
+    IntegrationAnalysis,
+    LinearizedReadout,
+    analyze_integration,
+    linearized_readout,
+    principal_variance,
+)
 from .limit_cycle import LimitCycle, find_limit_cycle
 from .line_attractor import LineAttractor, fit_line_attractor
 from .linearize import Linearization, linearize
@@ -17,16 +24,21 @@ from .surrogate import LinearizedModel
 
 __all__ = [
     "FixedPoints",
+    "IntegrationAnalysis",
     "LimitCycle",
     "LineAttractor",
     "Linearization",
     "LinearizedModel",
+    "LinearizedReadout",
+    "analyze_integration",
     "find_fixed_points",
     "find_limit_cycle",
     "fit_line_attractor",
     "input_transition_graph",
     "jacobians",
     "linearize",
+    "linearized_readout",
+    "principal_variance",
     "sample_candidates",
     "unstable_manifold_graph",
 ]
