@@ -182,14 +182,24 @@ class TextRNN:
         cell: any :class:`rnnscope.cells.Cell`; its ``input_size`` is the embedding size.
         vocab_size: token ids run over ``0 … V−1`` (0 is padding).
         output_size: logits per text (default 1).
+        embedding_scale: standard deviation of the initial embeddings (default 0.05,
+            about Keras's default; ``torch.nn.Embedding`` draws N(0, 1)). Small initial
+            embeddings leave every word without effect until training amplifies the
+            ones that matter; with N(0, 1) each word kicks the state its own way and an
+            IMDB GRU's hidden states spread over ~35 principal components instead of 3.
 
     Parameters: the cell's, ``W_out [N, H, O]``, ``b_out [N, O]`` and
     ``embedding [N, V, D]``.
     """
 
-    def __init__(self, cell: Cell, vocab_size: int, output_size: int = 1) -> None:
+    def __init__(
+        self, cell: Cell, vocab_size: int, output_size: int = 1, *, embedding_scale: float = 0.05
+    ) -> None:
         self.rnn = RNN(cell, output_size)
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
+        if not embedding_scale > 0:
+            raise ValueError(f"embedding_scale must be positive, got {embedding_scale!r}.")
+        self.embedding_scale = float(embedding_scale)
 
     def __repr__(self) -> str:
         return (
@@ -227,8 +237,8 @@ class TextRNN:
         seed: int | list[int] | tuple[int, ...] = 0,
         dtype: torch.dtype = torch.float32,
     ) -> Params:
-        """Parameters ``[N, ...]``; embeddings ~ N(0, 1) (as ``torch.nn.Embedding``),
-        each network from its own seed."""
+        """Parameters ``[N, ...]``; embeddings ~ N(0, ``embedding_scale``²), each
+        network from its own seed."""
         n = check_positive_int("population", population)
         params = self.rnn.init(n, seed, dtype)
         tables = []
@@ -236,6 +246,7 @@ class TextRNN:
             gen = torch.Generator().manual_seed(s + 5_003_000_017)
             tables.append(
                 torch.randn(self.vocab_size, self.embedding_size, generator=gen, dtype=dtype)
+                * self.embedding_scale
             )
         params["embedding"] = torch.stack(tables)
         return params

@@ -101,18 +101,25 @@ class IntegrationAnalysis:
     def n_fixed_points(self) -> int:
         return len(self.fixed_points)
 
-    def is_line_attractor(self, share: float = 0.9) -> bool:
+    def is_line_attractor(self, share: float = 0.9, min_tau: float | None = None) -> bool:
         """Whether the points form an approximate line attractor: at least two points,
         the first principal axis explains ``share`` of their variance (a line, allowed
         to curve a little), it is more aligned with the readout than 95% of random
-        directions, and the median point has a mode with ``|λ| ≈ 1``."""
+        directions, and the evidence is held: the median point has a mode with
+        ``|λ| ≈ 1`` (``unit_tol``), or, with ``min_tau``, its top time constant is at
+        least ``min_tau`` steps (e.g. half the texts' mean length: a mode that holds
+        evidence across a text, if not indefinitely)."""
         line = self.line
+        if min_tau is None:
+            held = self.n_slow_modes.size > 0 and np.median(self.n_slow_modes) >= 1
+        else:
+            held = self.time_constants.size > 0 and np.median(self.time_constants[:, 0]) >= min_tau
         return bool(
             line is not None
             and line.explained_variance_ratio[0] >= share
             and line.readout_alignment is not None
             and line.readout_alignment[0] > line.null_alignment[1]
-            and np.median(self.n_slow_modes) >= 1
+            and held
         )
 
     def components_for(self, share: float = 0.9) -> int:
@@ -201,11 +208,12 @@ def analyze_integration(
         observed: fit the line, and its readout alignment, in the first ``observed``
             state components only: those the readout reads (an LSTM's ``h``, not
             ``c``). Default: all.
-        mode: which eigenmode carries the evidence at each point: ``"top"`` (default,
-            the paper's ``ℓ₁``), the largest ``|λ|``; or ``"integration"``, the one
-            with the largest long-run readout gain ``|wᵀ r_a| / |1 − λ_a|`` (the same
-            mode on a line attractor; it misleads where the readout cannot see the
-            line, as at a saturated LSTM point).
+        mode: which eigenmode carries the evidence at each point: ``"top"`` (default),
+            the largest ``|λ|``, the paper's ``ℓ₁``; ``"line"``, the slowest real mode
+            lying along the line of points (``|cos| ≥ 0.3`` with its first axis; the
+            top mode where none does), for a saddle on the line whose top mode is
+            unstable across it; or ``"integration"``, the largest long-run readout gain
+            ``|wᵀ r_a| / |1 − λ_a|``. On a clean line attractor all three agree.
         seed: seeds the candidate draw and the null directions.
         progress: show the fixed-point search's progress.
     """
@@ -286,7 +294,19 @@ def analyze_integration(
     )
     right = lin.right_eigenvectors  # [M, S, S], columns r_a
     readout_gain = (right.transpose(-1, -2) @ torch.from_numpy(w[:, 0]).to(right)).numpy()  # [M, S]
-    if mode == "top":
+    direction = _line_direction(points.points.double().numpy(), w)
+    if mode == "line" and direction is not None:
+        # the mode whose direction is the line's: on a line attractor, the near-unit
+        # mode; at a saddle on the line, not its unstable mode across the line
+        modes = right.real.numpy()  # [M, S, S]
+        cos = np.abs(np.einsum("msa,s->ma", modes, direction)) / np.linalg.norm(modes, axis=1)
+        # the slowest mode that lies along the line (|cos| ≥ 0.3; real: a complex
+        # mode's real part depends on an arbitrary phase); the top mode if none does
+        real = np.abs(lin.eigenvalues.numpy().imag) < 1e-9
+        along = real & (cos >= 0.3)
+        mags = np.where(along, np.abs(lin.eigenvalues.numpy()), -1.0)
+        chosen = np.where(along.any(axis=1), mags.argmax(axis=1), 0)
+    elif mode in ("top", "line"):
         chosen = np.zeros(m, dtype=int)
     elif mode == "integration":
         # the mode through which an input moves the readout most in the long run:
@@ -295,7 +315,7 @@ def analyze_integration(
             weight = np.abs(readout_gain) / np.abs(1 - lin.eigenvalues.numpy())
         chosen = np.nan_to_num(weight, nan=0.0, posinf=np.finfo(float).max).argmax(axis=1)
     else:
-        raise ValueError(f"mode must be 'integration' or 'top', got {mode!r}.")
+        raise ValueError(f"mode must be 'line', 'top' or 'integration', got {mode!r}.")
     rows = np.arange(m)
     gain = readout_gain[rows, chosen].real
     analysis = IntegrationAnalysis(pca, n_candidates, points, q_mean, line, lin, taus, n_slow, gain)
@@ -310,10 +330,7 @@ def analyze_integration(
             raise ValueError("inputs must be [W, I] and input_labels [W].")
         l1 = lin.left_eigenvectors[rows, chosen, :].real  # [M, S]
         drive = torch.einsum("ms,msi,wi->mw", l1, lin.input_jacobian.double(), x).numpy()
-        signed = (
-            _orientation(points.points.double().numpy(), right, rows, chosen, gain, w)[:, None]
-            * drive
-        )
+        signed = _orientation(direction, right, rows, chosen, gain, w)[:, None] * drive
         analysis.valence = signed
         analysis.valence_labels = labels
         pos, neg = labels > 0, labels < 0
@@ -328,23 +345,28 @@ def analyze_integration(
     return analysis
 
 
-def _orientation(points, right, rows, chosen, gain, w) -> np.ndarray:
+def _line_direction(points: np.ndarray, w: np.ndarray) -> np.ndarray | None:
+    """The points' first principal axis, oriented so the readout grows along it
+    (``None`` with fewer than two points)."""
+    if len(points) < 2:
+        return None
+    direction = np.linalg.svd(points - points.mean(axis=0), full_matrices=False)[2][0]
+    return -direction if direction @ w[:, 0] < 0 else direction
+
+
+def _orientation(direction, right, rows, chosen, gain, w) -> np.ndarray:
     """``±1`` per point, so that the evidence mode points up the readout.
 
-    With several points, each mode is oriented along the line they form (its first
-    principal axis, itself oriented so the readout increases along it): the mode of a
-    line attractor is tangent to the line, even where the readout barely sees it (an
-    LSTM point whose output gate is nearly shut). With one point, ``sign(wᵀ r)``.
+    Where the readout sees the mode (``|cos(w, r)| ≥ 0.1``), ``sign(wᵀ r)``. Where it
+    barely does (an LSTM point whose output gate is nearly shut), the mode is oriented
+    along the line of points, itself oriented so the readout grows along it.
     """
-    if len(points) < 2:
-        return np.sign(gain)
-    centred = points - points.mean(axis=0)
-    direction = np.linalg.svd(centred, full_matrices=False)[2][0]
-    if direction @ w[:, 0] < 0:
-        direction = -direction
     modes = right[rows, :, chosen].real.numpy()  # [M, S]
+    cos = gain / (np.linalg.norm(modes, axis=1) * np.linalg.norm(w[:, 0]) + 1e-300)
+    if direction is None:
+        return np.sign(gain)
     along = np.sign(modes @ direction)
-    return np.where(along != 0, along, np.sign(gain))
+    return np.where((np.abs(cos) >= 0.1) | (along == 0), np.sign(gain), along)
 
 
 def _input_size(step, inputs) -> int:

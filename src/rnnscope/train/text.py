@@ -42,6 +42,8 @@ class TextTrainConfig:
 
     Attributes:
         embedding_size: ``D``, the embedding width and the cell's input size (default 64).
+        embedding_scale: standard deviation of the initial embeddings (default 0.05;
+            see :class:`rnnscope.TextRNN`).
         max_epochs: passes over the training split at most (default 4).
         batch_size: texts per step (default 64); batches group texts of similar length.
         eval_every: steps between validation evaluations (default 100).
@@ -60,6 +62,7 @@ class TextTrainConfig:
     """
 
     embedding_size: int = 64
+    embedding_scale: float = 0.05
     max_epochs: int = 4
     batch_size: int = 64
     eval_every: int = 100
@@ -90,6 +93,8 @@ class TextTrainConfig:
                 raise ValueError(
                     f"TextTrainConfig.{name} must be a positive integer, got {value!r}."
                 )
+        if not self.embedding_scale > 0:
+            raise ValueError("TextTrainConfig.embedding_scale must be positive.")
         if not 0 <= self.success_accuracy <= 1:
             raise ValueError("TextTrainConfig.success_accuracy must lie in [0, 1].")
         if not self.state_noise >= 0 or not self.grad_clip >= 0:
@@ -111,7 +116,7 @@ def text_network(
     if activation is not None:
         options["activation"] = activation
     cell = make_cell(architecture, int(hidden_size), config.embedding_size, **options)
-    return TextRNN(cell, data.vocab_size)
+    return TextRNN(cell, data.vocab_size, embedding_scale=config.embedding_scale)
 
 
 def evaluate_text(
