@@ -13,13 +13,22 @@ from __future__ import annotations
 
 from . import cells, compare, dynamics, interop, tasks, train
 from .dynamics import find_fixed_points, linearize
-from .network import RNN
-from .train import TrainConfig, TrainResult, make_grid, train_population
+from .network import RNN, TextRNN
+from .train import (
+    TextTrainConfig,
+    TrainConfig,
+    TrainResult,
+    make_grid,
+    train_population,
+    train_text_population,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "RNN",
+    "TextRNN",
+    "TextTrainConfig",
     "TrainConfig",
     "TrainResult",
     "__version__",
@@ -33,4 +42,5 @@ __all__ = [
     "tasks",
     "train",
     "train_population",
+    "train_text_population",
 ]

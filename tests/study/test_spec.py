@@ -43,6 +43,18 @@ def test_example_loads_with_its_values(tmp_path):
             "fixed_points.noise: Input should be greater than or equal to 0",
         ),
         (b"\xff\xfe\x00binary", "not a text file"),
+        (
+            '[task]\nname = "sentiment"\noptions = { corpus = "reviews.csv" }\n',
+            "task options: corpus .*reviews.csv.* is neither one of imdb",
+        ),
+        (
+            '[task]\nname = "sentiment"\noptions = { corpus = "imdb", max_length = 0 }\n',
+            "task options: max_length must be a positive integer",
+        ),
+        (
+            '[task]\nname = "sentiment"\noptions = { corpus = "imdb", vocab = 10 }\n',
+            "task options: .*unexpected keyword argument 'vocab'",
+        ),
     ],
 )
 def test_malformed_study_files_are_named(tmp_path, text, match):
@@ -55,3 +67,13 @@ def test_malformed_study_files_are_named(tmp_path, text, match):
 def test_missing_file(tmp_path):
     with pytest.raises(SpecError, match="no such study file"):
         load_spec(tmp_path / "nope.toml")
+
+
+def test_sentiment_corpus_path_is_relative_to_the_study_file(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "reviews.csv").write_text("text,label\ngood,1\nbad,0\nfine,1\n")
+    path = write(
+        tmp_path, '[task]\nname = "sentiment"\noptions = { corpus = "data/reviews.csv" }\n'
+    )
+    spec = load_spec(path)
+    assert spec.task.options["corpus"] == str(tmp_path / "data" / "reviews.csv")

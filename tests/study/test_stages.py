@@ -158,10 +158,10 @@ def test_bundled_examples_load():
     from rnnscope.study import load_spec
 
     examples = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.toml"))
-    assert [p.stem for p in examples] == ["context", "flipflop", "sine"]
+    assert [p.stem for p in examples] == ["context", "flipflop", "sentiment_imdb", "sine"]
     for path in examples:
         spec = load_spec(path)
-        assert spec.task.name == path.stem
+        assert spec.task.name == path.stem.split("_")[0]
 
 
 @pytest.mark.parametrize(
@@ -193,3 +193,36 @@ def test_distance_blocks_assemble_the_pairwise_matrix():
     states = [rng.normal(size=(200, 6)) @ rng.normal(size=(6, 8)) for _ in range(7)]
     got = _geometry("cca", states, InProcess(), block=3)  # 3 x 3 blocks, ragged edge
     np.testing.assert_allclose(got, compare.pairwise("cca", states), atol=1e-12, rtol=0)
+
+
+def test_sentiment_study_finds_line_attractors(tmp_path):
+    """A text study end to end on the synthetic valence language: trained, baseline,
+    line attractors with readout alignment, valence separation, report."""
+    spec = StudySpec.model_validate(
+        {"name": "valence", "task": {"name": "sentiment", "options": {"corpus": "synthetic", "synthetic_size": 2000}},
+         "grid": {"architectures": ["gru", "ugrnn"], "hidden_sizes": [16], "seeds": 1},
+         "train": {"max_epochs": 4, "batch_size": 32, "eval_every": 25, "embedding_size": 8},
+         "fixed_points": {"candidates": 128, "graph": False},
+         "probe": {"batch_size": 32}}
+    )  # fmt: skip
+    store = run_study(spec, tmp_path / "s")
+    frame = store.networks()
+    assert frame["trained"].all() and frame["analyzed"].all()
+    assert (frame["test_accuracy"] > 0.9).all()
+    from rnnscope.study import _text
+
+    arrays = {int(n): store.load_arrays(store.analysis_path(int(n))) for n in frame["network"]}
+    table = _text.summary_table(frame, list(arrays.values())).set_index("architecture")
+    gru = table.loc["gru"]
+    assert gru["fixed_points"] >= 2 and gru["line_variance_pc1"] > 0.85
+    assert gru["readout_alignment"] > gru["null_alignment_95"]
+    assert gru["valence_auc"] > 0.9
+    assert d_shape(store) == (2, 2)
+    text = (tmp_path / "s" / "report" / "summary.txt").read_text()
+    assert "bag-of-words baseline: test accuracy" in text and "valence_auc" in text
+    html = (tmp_path / "s" / "report" / "index.html").read_text()
+    assert "Bag-of-words logistic regression" in html and "valence_drive" in html
+
+
+def d_shape(store):
+    return load_distances(store, "svcca")["distances"].shape

@@ -258,3 +258,31 @@ def stable_vs_accuracy(frame):
     ax.set_title("Stable points per network", fontsize=9)
     fig.tight_layout()
     return fig, {"accuracy": frame["accuracy"].to_numpy(), "n_stable": frame["n_stable"].to_numpy()}
+
+
+def valence_drive(valence: dict[str, np.ndarray], labels: np.ndarray):
+    """Sentiment: each word's drive on the line attractor's top mode, ``ℓ₁ᵀ J_inp x``
+    signed so that positive moves the readout up, averaged over the fixed points; one
+    panel per architecture's representative network, words grouped by their
+    bag-of-words valence."""
+    archs = list(valence)
+    fig, axes = plt.subplots(
+        1, max(1, len(archs)), figsize=(2.6 * max(1, len(archs)), 2.8), squeeze=False
+    )
+    groups = ((1, "positive", "#2ca02c"), (0, "neutral", "#7f7f7f"), (-1, "negative", "#d62728"))
+    data = {}
+    for ax, arch in zip(axes[0], archs, strict=False):
+        drive = valence[arch].mean(axis=0) if valence[arch].size else np.zeros(len(labels))
+        data[arch] = drive
+        for k, (value, _name, colour) in enumerate(groups):
+            pick = drive[labels == value]
+            jitter = np.linspace(-0.25, 0.25, len(pick)) if len(pick) > 1 else np.zeros(len(pick))
+            ax.plot(k + jitter, pick, "o", ms=3, color=colour, alpha=0.7)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xticks(range(3))
+        ax.set_xticklabels([g[1] for g in groups], fontsize=7)
+        ax.set_title(arch, fontsize=9)
+    axes[0][0].set_ylabel("drive on the line, ℓ₁ᵀ J_inp x")
+    fig.suptitle("Valence words move the state along the line attractor", fontsize=9)
+    fig.tight_layout()
+    return fig, data

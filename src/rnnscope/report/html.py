@@ -301,7 +301,47 @@ def _readout(spec, store, analyzed, representatives, figs) -> str:
         align = np.stack([arrays[int(n)]["context_readout_alignment"] for n in analyzed["network"]])
         fig, _ = figures.context_lines(near, align, archs)
         return '<div class="figs">' + figs.add(fig, "context_lines") + "</div>"
+    if spec.task.name == "sentiment":
+        return _sentiment_readout(store, analyzed, representatives, arrays, figs)
     return _note(f"No read-out is defined for task {spec.task.name!r}.")
+
+
+def _sentiment_readout(store, analyzed, representatives, arrays, figs) -> str:
+    from ..study import _text
+    from ..study.stages import baseline_path
+
+    per_network = [arrays[int(n)] for n in analyzed["network"]]
+    table = _text.summary_table(analyzed, per_network)
+    out = []
+    path = baseline_path(store)
+    if path.exists():
+        bow = float(store.load_arrays(path)["test_accuracy"])
+        out.append(
+            f"<p>Bag-of-words logistic regression, same split: test accuracy <b>{bow:.4f}</b>.</p>"
+        )
+    out.append(
+        "<p>Fixed points: zero-input points with ‖F(h) − h‖²/S &lt; the "
+        "study's <code>tol_q_mean</code>. <code>line_attractor</code> is 1 when the points' first "
+        "principal axis explains ≥ 90% of their variance (<code>line_variance_pc1</code>), is "
+        "more aligned with the readout than 95% of random directions "
+        "(<code>readout_alignment</code> vs <code>null_alignment_95</code>) and the median point "
+        "has a mode with ||λ| − 1| &lt; 0.05 (<code>slow_modes</code>). τ in tokens (the top "
+        "two modes, medians over points). <code>valence_auc</code>: positive vs negative words "
+        "by their drive on the top mode, ℓ₁ᵀ J_inp x. <code>one_step_error</code>, "
+        "<code>linearized_accuracy</code>: the network replaced by its linearization around "
+        "the nearest fixed point, on the probe reviews (<code>probe_accuracy</code>: the "
+        "network itself on them).</p>"
+    )
+    out.append("<h3>Best network per architecture (validation accuracy)</h3>")
+    out.append(_text.best_table(table).to_html(float_format="%.3g", classes="acc"))
+    out.append("<h3>Medians per architecture</h3>")
+    out.append(_text.architecture_table(table).to_html(float_format="%.3g", classes="acc"))
+    valence = {arch: arrays[n]["sentiment_valence"] for arch, n in representatives.items()}
+    if valence:
+        labels = arrays[next(iter(representatives.values()))]["sentiment_valence_labels"]
+        fig, _ = figures.valence_drive(valence, labels)
+        out.append('<div class="figs">' + figs.add(fig, "valence_drive") + "</div>")
+    return "".join(out)
 
 
 def _interactive_map(embedding, rows, name, score, static_html, plotly_done) -> str:

@@ -88,11 +88,22 @@ class GridSpec(_Strict):
 class TrainSpec(_Strict):
     max_steps: int = Field(3000, gt=0)
     batch_size: int = Field(64, gt=0)
-    state_noise: float = Field(0.1, ge=0)
+    state_noise: float | None = Field(
+        None, ge=0, description="σ of hidden-state noise; default 0.1 for trial tasks, 0 for text"
+    )
     grad_clip: float = Field(1.0, ge=0)
     eval_every: int = Field(50, gt=0)
     data_seed: int = Field(0, ge=0)
     stop_on_success: bool = Field(True, description="stop each network when it solves the task")
+    # text tasks (sentiment) train by epochs over a fixed corpus, with early stopping
+    max_epochs: int = Field(4, gt=0, description="text tasks: passes over the training split")
+    patience: int = Field(
+        4, gt=0, description="text tasks: evaluations without a better validation accuracy"
+    )
+    embedding_size: int = Field(64, gt=0, description="text tasks: embedding width")
+    embedding_scale: float = Field(
+        0.05, gt=0, description="text tasks: standard deviation of the initial embeddings"
+    )
 
 
 class FixedPointSpec(_Strict):
@@ -100,7 +111,12 @@ class FixedPointSpec(_Strict):
     noise: float = Field(0.0, ge=0, description="σ of noise added to sampled states")
     tol_q: float = Field(1e-12, gt=0)
     tol_unique: float = Field(1e-3, gt=0)
-    graph: bool = Field(True, description="build the unstable-manifold graph")
+    graph: bool = Field(
+        True, description="build the unstable-manifold graph (not for text tasks' line attractors)"
+    )
+    tol_q_mean: float = Field(
+        1e-8, gt=0, description="text tasks: keep points with ‖F(h) − h‖² / S below this"
+    )
 
 
 class ProbeSpec(_Strict):
@@ -157,6 +173,15 @@ def load_spec(path: str | Path) -> StudySpec:
         raise SpecError(f"{path}: not valid TOML: {err}.") from None
     except UnicodeDecodeError:
         raise SpecError(f"{path}: not a text file.") from None
+    task = data.get("task") if isinstance(data, dict) else None
+    if isinstance(task, dict) and task.get("name") == "sentiment":
+        # a corpus given as a path is relative to the study file
+        options = task.get("options")
+        corpus = options.get("corpus") if isinstance(options, dict) else None
+        from ..tasks.text import CORPORA
+
+        if isinstance(corpus, str) and corpus not in CORPORA and not Path(corpus).is_absolute():
+            options["corpus"] = str((path.parent / corpus).resolve())
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as err:
@@ -182,7 +207,7 @@ name = "flipflop-universality"
 output = "flipflop-study"            # folder for the store, relative to this file
 
 [task]
-name = "flipflop"                    # flipflop | sine | context
+name = "flipflop"                    # flipflop | sine | context | neurogym | sentiment
 options = { bits = 3 }               # the task's parameters (see rnnscope.tasks)
 
 [grid]                               # one network per combination
@@ -197,10 +222,15 @@ seeds = 4                            # seeds 0..3 per grid point
 max_steps = 3000                     # budget per network; each stops when it solves the task
 batch_size = 64
 state_noise = 0.1                    # σ of hidden-state noise: memories become fixed points
+                                     # (left out: 0.1 for trial tasks, 0 for text tasks)
 grad_clip = 1.0
 eval_every = 50
 data_seed = 0
 stop_on_success = true               # false: use the whole budget (lower error, cleaner attractors)
+max_epochs = 4                       # text tasks (sentiment): passes over the training texts
+patience = 4                         # text tasks: evaluations without a better validation accuracy
+embedding_size = 64                  # text tasks: embedding width
+embedding_scale = 0.05               # text tasks: σ of the initial embeddings
 
 [fixed_points]
 candidates = 512                     # per network, sampled from its probe trajectories
@@ -208,6 +238,7 @@ noise = 0.0                          # σ added to the sampled states
 tol_q = 1e-12
 tol_unique = 1e-3
 graph = true                         # unstable-manifold graph (which attractors saddles join)
+tol_q_mean = 1e-8                    # text tasks: keep points with ‖F(h) − h‖²/S below this
 
 [probe]                              # the inputs every network's geometry is measured on
 batch_size = 64

@@ -21,11 +21,11 @@ from .. import compare, dynamics
 from .._progress import progress_bar
 from ..cells import make_cell
 from ..network import RNN
-from ..tasks import make_task
+from ..tasks import Sentiment, make_task
 from ..train import TrainConfig, make_grid, train_population
 from ..train.grid import ACTIVATION_ARCHITECTURES
 from ..train.trainer import architecture_summary
-from . import readouts
+from . import _text, readouts
 from .executors import InProcess, set_threads
 from .spec import StudySpec
 from .store import Store
@@ -81,9 +81,12 @@ def _units(executor, fn, items: list, label: str, progress: bool):
             bar.advance(task)
 
 
-def network_of(spec: StudySpec, row) -> RNN:
-    """The architecture of one network of the study."""
+def network_of(spec: StudySpec, row):
+    """The architecture of one network of the study (an :class:`RNN`, or a
+    :class:`TextRNN` for a text task)."""
     task = make_task(spec.task.name, **spec.task.options)
+    if isinstance(task, Sentiment):
+        return _text.text_network_of(spec, task, row)
     options = {"activation": row.activation} if row.architecture in ACTIVATION_ARCHITECTURES else {}
     cell = make_cell(row.architecture, int(row.hidden_size), task.input_size, **options)
     return RNN(cell, task.output_size)
@@ -95,7 +98,7 @@ def _train_config(spec: StudySpec) -> TrainConfig:
     return TrainConfig(
         max_steps=t.max_steps,
         batch_size=t.batch_size,
-        state_noise=t.state_noise,
+        state_noise=0.1 if t.state_noise is None else t.state_noise,
         grad_clip=t.grad_clip,
         eval_every=t.eval_every,
         data_seed=t.data_seed,
@@ -108,7 +111,10 @@ def train_group_unit(spec_json: str, rows: list[dict], *, threads: int | None = 
     set_threads(threads)
     spec = StudySpec.model_validate_json(spec_json)
     task = make_task(spec.task.name, **spec.task.options)
-    result = train_population(task, pd.DataFrame(rows), _train_config(spec))
+    if isinstance(task, Sentiment):
+        result = _text.train_text_group(spec, task, pd.DataFrame(rows))
+    else:
+        result = train_population(task, pd.DataFrame(rows), _train_config(spec))
     params = {}
     for group in result.groups:
         for i, network in enumerate(group.ids):
@@ -143,15 +149,37 @@ def train_stage(spec: StudySpec, store: Store, *, executor=None, progress=False,
     ):
         store.mark_trained(records, params, history)
         log(f"trained {len(records)} {records[0]['architecture']} networks")
-    store.finish_stage("train", {"networks": len(grid)})
+    info = {"networks": len(grid)}
+    task = make_task(spec.task.name, **spec.task.options)
+    if isinstance(task, Sentiment):
+        path = baseline_path(store)
+        if not path.exists():
+            store.save_arrays(path, _text.fit_baseline(task))
+        baseline = store.load_arrays(path)
+        info["bag_of_words_test_accuracy"] = float(baseline["test_accuracy"])
+        log(f"bag-of-words baseline: test accuracy {float(baseline['test_accuracy']):.4f}")
+    store.finish_stage("train", info)
+
+
+def baseline_path(store: Store) -> Path:
+    """Text tasks: the bag-of-words baseline's arrays."""
+    return store.root / "baseline" / "bag_of_words.npz"
 
 
 # ------------------------------------------------------------------------- analyze
-def analyze_unit(spec_json: str, row: dict, params: dict, *, threads: int | None = None):
-    """Unit of work: fixed points, linearization and graph of one network."""
+def analyze_unit(
+    spec_json: str, row: dict, params: dict, words=None, *, threads: int | None = None
+):
+    """Unit of work: fixed points, linearization and graph of one network (for a text
+    task, its line attractor and the drive of ``words``, ``(ids, valences)``)."""
     set_threads(threads)
     spec = StudySpec.model_validate_json(spec_json)
     task = make_task(spec.task.name, **spec.task.options)
+    if isinstance(task, Sentiment):
+        arrays, n_fixed, n_stable = _text.analyze_text_network(
+            spec, task, pd.Series(row), params, words
+        )
+        return int(row["network"]), arrays, n_fixed, n_stable
     probe = task.sample(spec.probe.batch_size, seed=spec.probe.seed)
     fp = spec.fixed_points
     net = network_of(spec, pd.Series(row))
@@ -201,11 +229,15 @@ def analyze_stage(
         raise RuntimeError("not every network is trained yet; run the train stage first.")
     todo = frame[~frame["analyzed"] & (frame["status"] != "diverged")]
     spec_json = spec.model_dump_json()
+    words = None
+    if spec.task.name == "sentiment":
+        words = _text.valence_words(store.load_arrays(baseline_path(store)))
     units = [
         (
             spec_json,
             {k: (None if pd.isna(v) else v) for k, v in row.items()},
             store.load_arrays(store.params_path(int(row["network"]))),
+            words,
         )
         for row in todo.to_dict("records")
     ]
@@ -381,6 +413,20 @@ def _readout_lines(spec: StudySpec, store: Store, frame: pd.DataFrame) -> list[s
     if not len(analyzed):
         return []
     per_network = [store.load_arrays(store.analysis_path(int(n))) for n in analyzed["network"]]
+    if spec.task.name == "sentiment":
+        table = _text.summary_table(analyzed, per_network)
+        lines = [
+            "read-out, best network per architecture (validation accuracy):",
+            _text.best_table(table).to_string(float_format="%.3g"),
+            "read-out, medians per architecture:",
+            _text.architecture_table(table).to_string(float_format="%.3g"),
+        ]
+        path = baseline_path(store)
+        if path.exists():
+            lines.append(
+                f"bag-of-words baseline: test accuracy {float(store.load_arrays(path)['test_accuracy']):.4f}"
+            )
+        return [*lines, ""]
     keys = [k for k in readouts.READOUT_KEYS if k in per_network[0]]
     if not keys:
         return []

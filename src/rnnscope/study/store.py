@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS networks (
     loss REAL,
     eval_loss REAL,
     accuracy REAL,
+    test_accuracy REAL,
     wall_time_s REAL,
     trained INTEGER NOT NULL DEFAULT 0,
     analyzed INTEGER NOT NULL DEFAULT 0,
@@ -92,6 +93,9 @@ class Store:
         self._db = sqlite3.connect(self.root / "index.sqlite", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(networks)")}
+        if "test_accuracy" not in columns:  # stores written before text tasks existed
+            self._db.execute("ALTER TABLE networks ADD COLUMN test_accuracy REAL")
 
     def close(self) -> None:
         self._db.close()
@@ -133,10 +137,10 @@ class Store:
         with self._transaction():
             for r in records:
                 self._db.execute(
-                    "UPDATE networks SET status=?, steps=?, loss=?, eval_loss=?, accuracy=?, wall_time_s=?, "
-                    "trained=1 WHERE network=?",
+                    "UPDATE networks SET status=?, steps=?, loss=?, eval_loss=?, accuracy=?, test_accuracy=?, "
+                    "wall_time_s=?, trained=1 WHERE network=?",
                     (r["status"], int(r["steps"]), _num(r["loss"]), _num(r["eval_loss"]), _num(r["accuracy"]),
-                     float(r["wall_time_s"]), int(r["network"])),
+                     _num(r.get("test_accuracy")), float(r["wall_time_s"]), int(r["network"])),
                 )  # fmt: skip
 
     def mark_analyzed(
@@ -244,5 +248,7 @@ class Store:
 
 
 def _num(v) -> float | None:
+    if v is None:
+        return None
     v = float(v)
     return None if v != v else v
