@@ -1,10 +1,9 @@
 """The bundled IMDB study, whole (slow: about 15 minutes on 2 cores).
 
 Run with ``python -m pytest -m slow tests/study/test_sentiment_imdb.py``. It checks the
-issue's targets on the held-out split of the offline corpus: per architecture, the best
-network on validation reaches 85% test accuracy (vanilla 80%), and the analysis finds
-readout-aligned lines of fixed points whose top mode separates positive from negative
-words.
+targets on the held-out split of the offline corpus: per architecture, the best network on
+validation reaches 85% test accuracy (vanilla 80%); the gated networks' fixed points lie
+on a readout-aligned line whose top mode separates positive from negative words.
 """
 
 from pathlib import Path
@@ -32,5 +31,8 @@ def test_imdb_study_meets_its_targets(tmp_path):
     assert (gated["line_variance_pc1"] >= 0.9).all(), gated
     assert (gated["readout_alignment"] > gated["null_alignment_95"]).all()
     assert (gated["valence_auc"] >= 0.9).all(), gated["valence_auc"]
+    # the vanilla network's top mode at its points is an unstable rotation; the
+    # evidence rides on a slower real mode, the one the readout gains most through
+    assert best.loc["vanilla", "valence_auc_integration"] >= 0.9
     baseline = store.load_arrays(tmp_path / "imdb" / "baseline" / "bag_of_words.npz")
     assert float(baseline["test_accuracy"]) > 0.85

@@ -24,7 +24,7 @@ Nothing here knows about text: states, readout vectors and input vectors are arr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -79,6 +79,8 @@ class IntegrationAnalysis:
             vector at each point, through that mode (``None`` without inputs).
         valence_auc: AUC of positive against negative inputs, pooled over points.
         valence_auc_per_point: ``[M]``.
+        valence_auc_by_mode: the pooled AUC under each way of picking the mode
+            (``"top"``, ``"line"``, ``"integration"``).
     """
 
     pca_variance: np.ndarray
@@ -96,6 +98,7 @@ class IntegrationAnalysis:
     valence_labels: np.ndarray | None = None
     valence_auc: float = float("nan")
     valence_auc_per_point: np.ndarray | None = None
+    valence_auc_by_mode: dict = field(default_factory=dict)
 
     @property
     def n_fixed_points(self) -> int:
@@ -155,6 +158,7 @@ class IntegrationAnalysis:
             else float("nan"),
             "mode_rank": _median(self.mode_index) if self.mode_index is not None else float("nan"),
             "valence_auc": self.valence_auc,
+            "valence_auc_integration": self.valence_auc_by_mode.get("integration", float("nan")),
         }
 
 
@@ -209,11 +213,12 @@ def analyze_integration(
             state components only: those the readout reads (an LSTM's ``h``, not
             ``c``). Default: all.
         mode: which eigenmode carries the evidence at each point: ``"top"`` (default),
-            the largest ``|λ|``, the paper's ``ℓ₁``; ``"line"``, the slowest real mode
-            lying along the line of points (``|cos| ≥ 0.3`` with its first axis; the
-            top mode where none does), for a saddle on the line whose top mode is
-            unstable across it; or ``"integration"``, the largest long-run readout gain
-            ``|wᵀ r_a| / |1 − λ_a|``. On a clean line attractor all three agree.
+            the paper's ``ℓ₁``: the largest ``|λ|`` among real modes (a complex mode's
+            real part depends on an arbitrary phase; a line attractor's mode is real);
+            ``"line"``, the slowest real mode lying along the line of points
+            (``|cos| ≥ 0.3`` with its first axis); or ``"integration"``, the real mode
+            with the largest long-run readout gain ``|wᵀ r_a| / |1 − λ_a|``. On a clean
+            line attractor all three agree.
         seed: seeds the candidate draw and the null directions.
         progress: show the fixed-point search's progress.
     """
@@ -292,57 +297,87 @@ def analyze_integration(
         if m >= 2
         else None
     )
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
     right = lin.right_eigenvectors  # [M, S, S], columns r_a
-    readout_gain = (right.transpose(-1, -2) @ torch.from_numpy(w[:, 0]).to(right)).numpy()  # [M, S]
     direction = _line_direction(points.points.double().numpy(), w)
-    if mode == "line" and direction is not None:
-        # the mode whose direction is the line's: on a line attractor, the near-unit
-        # mode; at a saddle on the line, not its unstable mode across the line
-        modes = right.real.numpy()  # [M, S, S]
-        cos = np.abs(np.einsum("msa,s->ma", modes, direction)) / np.linalg.norm(modes, axis=1)
-        # the slowest mode that lies along the line (|cos| ≥ 0.3; real: a complex
-        # mode's real part depends on an arbitrary phase); the top mode if none does
-        real = np.abs(lin.eigenvalues.numpy().imag) < 1e-9
-        along = real & (cos >= 0.3)
-        mags = np.where(along, np.abs(lin.eigenvalues.numpy()), -1.0)
-        chosen = np.where(along.any(axis=1), mags.argmax(axis=1), 0)
-    elif mode in ("top", "line"):
-        chosen = np.zeros(m, dtype=int)
-    elif mode == "integration":
-        # the mode through which an input moves the readout most in the long run:
-        # Σ_k λ^k = 1/(1 − λ), times the readout's view of the mode, |wᵀ r_a|
-        with np.errstate(divide="ignore"):
-            weight = np.abs(readout_gain) / np.abs(1 - lin.eigenvalues.numpy())
-        chosen = np.nan_to_num(weight, nan=0.0, posinf=np.finfo(float).max).argmax(axis=1)
-    else:
-        raise ValueError(f"mode must be 'line', 'top' or 'integration', got {mode!r}.")
+    chosen = _choose_mode(mode, lin, right, direction, w)
     rows = np.arange(m)
+    readout_gain = (right.transpose(-1, -2) @ torch.from_numpy(w[:, 0]).to(right)).numpy()
     gain = readout_gain[rows, chosen].real
     analysis = IntegrationAnalysis(pca, n_candidates, points, q_mean, line, lin, taus, n_slow, gain)
     analysis.mode_index = chosen
-    analysis.mode_time_constant = 1.0 / np.abs(
-        np.log(np.abs(lin.eigenvalues.numpy()[rows, chosen]))
-    )
+    with np.errstate(divide="ignore"):  # |λ| = 1: τ = inf
+        analysis.mode_time_constant = 1.0 / np.abs(
+            np.log(np.abs(lin.eigenvalues.numpy()[rows, chosen]))
+        )
     if inputs is not None:
         x = torch.as_tensor(inputs).detach().double()
         labels = np.asarray(input_labels)
         if x.dim() != 2 or labels.shape != (x.shape[0],):
             raise ValueError("inputs must be [W, I] and input_labels [W].")
-        l1 = lin.left_eigenvectors[rows, chosen, :].real  # [M, S]
-        drive = torch.einsum("ms,msi,wi->mw", l1, lin.input_jacobian.double(), x).numpy()
-        signed = _orientation(direction, right, rows, chosen, gain, w)[:, None] * drive
-        analysis.valence = signed
         analysis.valence_labels = labels
-        pos, neg = labels > 0, labels < 0
-        if pos.any() and neg.any():
-            y = np.r_[np.ones(pos.sum()), np.zeros(neg.sum())]
-            analysis.valence_auc_per_point = np.array(
-                [roc_auc_score(y, np.r_[row[pos], row[neg]]) for row in signed]
-            )
-            pooled_y = np.tile(y, m)
-            pooled = np.concatenate([np.r_[row[pos], row[neg]] for row in signed])
-            analysis.valence_auc = float(roc_auc_score(pooled_y, pooled))
+        for other in MODES:
+            picked = chosen if other == mode else _choose_mode(other, lin, right, direction, w)
+            signed = _signed_drive(lin, right, picked, direction, w, x)
+            per_point, pooled = _auc(signed, labels)
+            analysis.valence_auc_by_mode[other] = pooled
+            if other == mode:
+                analysis.valence = signed
+                analysis.valence_auc_per_point, analysis.valence_auc = per_point, pooled
     return analysis
+
+
+#: how :func:`analyze_integration` picks the mode that carries the evidence
+MODES = ("top", "line", "integration")
+
+
+def _choose_mode(mode, lin, right, direction, w) -> np.ndarray:
+    """Index of the evidence mode at each point (see ``analyze_integration``'s ``mode``)."""
+    m = lin.eigenvalues.shape[0]
+    if mode == "line" and direction is not None:
+        # the slowest real mode lying along the line (|cos| ≥ 0.3): on a line
+        # attractor the near-unit mode; at a saddle on the line, not its unstable mode
+        # across it. The top mode where none does.
+        modes = right.real.numpy()  # [M, S, S]
+        cos = np.abs(np.einsum("msa,s->ma", modes, direction)) / np.linalg.norm(modes, axis=1)
+        real = np.abs(lin.eigenvalues.numpy().imag) < 1e-9
+        along = real & (cos >= 0.3)
+        mags = np.where(along, np.abs(lin.eigenvalues.numpy()), -1.0)
+        return np.where(along.any(axis=1), mags.argmax(axis=1), 0)
+    if mode == "integration":
+        # the mode through which an input moves the readout most in the long run:
+        # |wᵀ r_a| Σ_k |λ_a|^k ~ |wᵀ r_a| / |1 − λ_a|
+        gain = (right.transpose(-1, -2) @ torch.from_numpy(w[:, 0]).to(right)).numpy()
+        with np.errstate(divide="ignore"):
+            weight = np.abs(gain) / np.abs(1 - lin.eigenvalues.numpy())
+        return np.nan_to_num(weight, nan=0.0, posinf=np.finfo(float).max).argmax(axis=1)
+    return np.zeros(m, dtype=int)
+
+
+def _signed_drive(lin, right, chosen, direction, w, x) -> np.ndarray:
+    """``[M, W]``: each input's drive on the chosen mode, ``ℓᵀ J_inp x``, signed so that
+    positive moves the state up the readout."""
+    rows = np.arange(len(chosen))
+    l1 = lin.left_eigenvectors[rows, chosen, :]  # [M, S] complex
+    drive = torch.einsum("ms,msi,wi->mw", l1, lin.input_jacobian.to(l1.dtype), x.to(l1.dtype))
+    # an eigenvector's scale and phase are arbitrary (r → c r, ℓ → ℓ / c); the product
+    # (uᵀ r)(ℓᵀ J x) / |uᵀ r| is not: the drive, in phase with the direction u the mode
+    # is read along
+    u = _reference(direction, right, rows, chosen, w)  # [M, S]
+    ur = np.einsum("ms,ms->m", u, right[rows, :, chosen].numpy())
+    return (ur[:, None] * drive.numpy()).real / np.maximum(np.abs(ur), 1e-300)[:, None]
+
+
+def _auc(signed: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """Per-point and pooled AUC of positive against negative inputs."""
+    pos, neg = labels > 0, labels < 0
+    if not (pos.any() and neg.any()):
+        return None, float("nan")
+    y = np.r_[np.ones(pos.sum()), np.zeros(neg.sum())]
+    per_point = np.array([roc_auc_score(y, np.r_[row[pos], row[neg]]) for row in signed])
+    pooled = np.concatenate([np.r_[row[pos], row[neg]] for row in signed])
+    return per_point, float(roc_auc_score(np.tile(y, len(signed)), pooled))
 
 
 def _line_direction(points: np.ndarray, w: np.ndarray) -> np.ndarray | None:
@@ -354,19 +389,18 @@ def _line_direction(points: np.ndarray, w: np.ndarray) -> np.ndarray | None:
     return -direction if direction @ w[:, 0] < 0 else direction
 
 
-def _orientation(direction, right, rows, chosen, gain, w) -> np.ndarray:
-    """``±1`` per point, so that the evidence mode points up the readout.
-
-    Where the readout sees the mode (``|cos(w, r)| ≥ 0.1``), ``sign(wᵀ r)``. Where it
-    barely does (an LSTM point whose output gate is nearly shut), the mode is oriented
-    along the line of points, itself oriented so the readout grows along it.
-    """
-    modes = right[rows, :, chosen].real.numpy()  # [M, S]
-    cos = gain / (np.linalg.norm(modes, axis=1) * np.linalg.norm(w[:, 0]) + 1e-300)
-    if direction is None:
-        return np.sign(gain)
-    along = np.sign(modes @ direction)
-    return np.where((np.abs(cos) >= 0.1) | (along == 0), np.sign(gain), along)
+def _reference(direction, right, rows, chosen, w) -> np.ndarray:
+    """Per point, the direction its evidence mode is read along: the readout ``w`` where
+    it sees the mode (``|cos(w, r)| ≥ 0.1``), else the line of points, oriented so the
+    readout grows along it (an LSTM point whose output gate is nearly shut: the mode
+    moves ``c``, which the readout does not read, along the line)."""
+    modes = right[rows, :, chosen].numpy()  # [M, S] complex
+    wv = w[:, 0]
+    cos = np.abs(modes @ wv) / (np.linalg.norm(modes, axis=1) * np.linalg.norm(wv) + 1e-300)
+    ref = np.broadcast_to(wv, modes.shape).copy()
+    if direction is not None:
+        ref[cos < 0.1] = direction
+    return ref
 
 
 def _input_size(step, inputs) -> int:

@@ -39,6 +39,7 @@ SUMMARY_FIELDS = (
     "mode_tau",
     "mode_rank",
     "valence_auc",
+    "valence_auc_integration",
     "one_step_error",
     "probe_accuracy",
     "linearized_accuracy",
