@@ -30,8 +30,9 @@ from ..cells import make_cell
 from ..cells._base import Params
 from ..network import TextRNN
 from ..tasks.text.dataset import TextDataset
+from ._population import Population
 from .grid import check_grid
-from .trainer import TrainedGroup, TrainResult, _adam_update, _progress
+from .trainer import TrainedGroup, TrainResult, _progress
 
 _NOISE_SEED_OFFSET = 2_000_000_011
 
@@ -212,14 +213,17 @@ def _train_text_group(
     n = len(rows)
     ids = [int(i) for i in rows["network"]]
     seeds = [int(s) for s in rows["seed"]]
-    master = net.init(n, seed=seeds)
-    best = {k: v.clone() for k, v in master.items()}
-    lr_all = torch.tensor(rows["learning_rate"].to_numpy(), dtype=torch.float32)
-    l2_all = torch.tensor(rows["l2"].to_numpy(), dtype=torch.float32)
-    moments = {k: (torch.zeros_like(v), torch.zeros_like(v)) for k, v in master.items()}
+    pop = Population(
+        net.init(n, seed=seeds),
+        torch.tensor(rows["learning_rate"].to_numpy(), dtype=torch.float32),
+        torch.tensor(rows["l2"].to_numpy(), dtype=torch.float32),
+        betas=config.betas,
+        eps=config.eps,
+        grad_clip=config.grad_clip,
+    )
+    best = {k: v.clone() for k, v in pop.master.items()}
     generators = [torch.Generator().manual_seed(s + _NOISE_SEED_OFFSET) for s in seeds]
-    decay_keys = [k for k in master if k.startswith("W_") or k == "embedding"]
-    beta1, beta2 = config.betas
+    decay_keys = [k for k in pop.master if k.startswith("W_") or k == "embedding"]
 
     status = ["unsolved"] * n
     steps_done = [max_steps] * n
@@ -230,22 +234,7 @@ def _train_text_group(
     last_loss = [math.nan] * n
     wall = [math.nan] * n
     history: list[tuple] = []
-    active = list(range(n))
     start = time.perf_counter()
-
-    def gather():
-        idx = torch.tensor(active)
-        work = {k: v[idx].clone().requires_grad_(True) for k, v in master.items()}
-        mom = {k: (m[idx].clone(), s[idx].clone()) for k, (m, s) in moments.items()}
-        return work, mom, lr_all[idx], l2_all[idx]
-
-    def scatter(work, mom):
-        idx = torch.tensor(active)
-        with torch.no_grad():
-            for k in master:
-                master[k][idx] = work[k].detach()
-                moments[k][0][idx] = mom[k][0]
-                moments[k][1][idx] = mom[k][1]
 
     def stream():
         for epoch in range(config.max_epochs):
@@ -253,9 +242,9 @@ def _train_text_group(
                 "train", config.batch_size, seed=config.data_seed * 1_000_003 + epoch
             )
 
-    work, mom, lr, l2 = gather()
     step = 0
     for step, (tokens, lengths, labels) in enumerate(stream(), start=1):
+        active, work = pop.active, pop.work
         noise = None
         if config.state_noise > 0:
             noise = torch.empty(len(active), *tokens.shape, net.state_size)
@@ -268,17 +257,8 @@ def _train_text_group(
         target = labels.to(logit.dtype).expand_as(logit)
         xent = F.binary_cross_entropy_with_logits(logit, target, reduction="none").mean(1)
         reg = sum(work[k].pow(2).flatten(1).sum(1) for k in decay_keys)
-        loss = xent + l2 * reg
-        grads = torch.autograd.grad(loss.sum(), list(work.values()))
-        with torch.no_grad():
-            gnorm = torch.sqrt(sum(g.pow(2).flatten(1).sum(1) for g in grads))
-            ok = torch.isfinite(loss) & torch.isfinite(gnorm)
-            scale = torch.ones_like(gnorm)
-            if config.grad_clip > 0:
-                scale = torch.clamp(config.grad_clip / (gnorm + 1e-12), max=1.0)
-            _adam_update(work, grads, mom, lr, scale, ok, step, beta1, beta2, config.eps)
-            # an update can overflow even from a finite gradient: such a network stops here
-            ok &= torch.stack([torch.isfinite(v).flatten(1).all(1) for v in work.values()]).all(0)
+        loss = xent + pop.l2 * reg
+        ok = pop.step(loss, step)
 
         loss_list, ok_list = loss.detach().tolist(), ok.tolist()
         finished: list[int] = []
@@ -322,11 +302,9 @@ def _train_text_group(
         if step % config.log_every == 0 or evaluate or finished:
             history.extend((ids[i], step, loss_list[j], accs[j]) for j, i in enumerate(active))
         if finished:
-            scatter(work, mom)
-            active = [i for i in active if i not in finished]
-            if not active:
+            pop.retire(finished)
+            if not pop.active:
                 break
-            work, mom, lr, l2 = gather()
         report(step)
     report(step, final=True)
 

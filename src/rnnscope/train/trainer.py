@@ -35,6 +35,7 @@ from ..cells._base import Params
 from ..network import RNN
 from ..tasks import Task
 from ..tasks._base import Batch
+from ._population import Population
 from .grid import check_grid
 
 #: offsets that keep the data, evaluation and noise streams apart
@@ -248,13 +249,16 @@ def _train_group(
     n = len(rows)
     ids = [int(i) for i in rows["network"]]
     seeds = [int(s) for s in rows["seed"]]
-    master = net.init(n, seed=seeds)
-    lr_all = torch.tensor(rows["learning_rate"].to_numpy(), dtype=torch.float32)
-    l2_all = torch.tensor(rows["l2"].to_numpy(), dtype=torch.float32)
-    moments = {k: (torch.zeros_like(v), torch.zeros_like(v)) for k, v in master.items()}
+    pop = Population(
+        net.init(n, seed=seeds),
+        torch.tensor(rows["learning_rate"].to_numpy(), dtype=torch.float32),
+        torch.tensor(rows["l2"].to_numpy(), dtype=torch.float32),
+        betas=config.betas,
+        eps=config.eps,
+        grad_clip=config.grad_clip,
+    )
     generators = [torch.Generator().manual_seed(s + _NOISE_SEED_OFFSET) for s in seeds]
-    decay_keys = [k for k in master if k.startswith("W_")]
-    beta1, beta2 = config.betas
+    decay_keys = [k for k in pop.master if k.startswith("W_")]
     sigma = config.state_noise
     state_size = net.state_size
 
@@ -266,25 +270,9 @@ def _train_group(
     wall = [math.nan] * n
     history: list[tuple] = []
 
-    active = list(range(n))
     start = time.perf_counter()
-
-    def gather():
-        idx = torch.tensor(active)
-        work = {k: v[idx].clone().requires_grad_(True) for k, v in master.items()}
-        mom = {k: (m[idx].clone(), s[idx].clone()) for k, (m, s) in moments.items()}
-        return work, mom, lr_all[idx], l2_all[idx]
-
-    def scatter(work, mom):
-        idx = torch.tensor(active)
-        with torch.no_grad():
-            for k in master:
-                master[k][idx] = work[k].detach()
-                moments[k][0][idx] = mom[k][0]
-                moments[k][1][idx] = mom[k][1]
-
-    work, mom, lr, l2 = gather()
     for step in range(1, config.max_steps + 1):
+        active, work = pop.active, pop.work
         batch = task.sample(config.batch_size, seed=config.data_seed * 1_000_003 + step)
         noise = None
         if sigma > 0:
@@ -295,16 +283,8 @@ def _train_group(
         _, outputs = net.run(work, batch.inputs, noise=noise)
         mse = _masked_mse(outputs, batch)
         reg = sum(work[k].pow(2).flatten(1).sum(1) for k in decay_keys)
-        loss = mse + l2 * reg
-        grads = torch.autograd.grad(loss.sum(), list(work.values()))
-
-        with torch.no_grad():
-            gnorm = torch.sqrt(sum(g.pow(2).flatten(1).sum(1) for g in grads))
-            ok = torch.isfinite(loss) & torch.isfinite(gnorm) & (loss < config.divergence_loss)
-            scale = torch.ones_like(gnorm)
-            if config.grad_clip > 0:
-                scale = torch.clamp(config.grad_clip / (gnorm + 1e-12), max=1.0)
-            _adam_update(work, grads, mom, lr, scale, ok, step, beta1, beta2, config.eps)
+        loss = mse + pop.l2 * reg
+        ok = pop.step(loss, step, limit=config.divergence_loss)
 
         loss_list = loss.detach().tolist()
         ok_list = ok.tolist()
@@ -338,11 +318,9 @@ def _train_group(
             history.extend((ids[i], step, loss_list[j], accs[j]) for j, i in enumerate(active))
 
         if finished or step == config.max_steps:
-            scatter(work, mom)  # diverged networks were not updated this step: last finite params
-            active = [i for i in active if i not in finished]
-            if not active:
+            pop.retire(finished)  # diverged networks did not move this step: last finite params
+            if not pop.active:
                 break
-            work, mom, lr, l2 = gather()
         report(step)
 
     report(step, final=True)
@@ -359,7 +337,7 @@ def _train_group(
         }
         for i in range(n)
     ]
-    return master, records, history
+    return pop.master, records, history
 
 
 def _masked_mse(outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -367,28 +345,6 @@ def _masked_mse(outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
     mask = batch.mask[..., None]
     err = (outputs - batch.targets).pow(2) * mask
     return err.flatten(1).sum(1) / (mask.sum() * outputs.shape[-1])
-
-
-def _adam_update(work, grads, mom, lr, scale, ok, step, beta1, beta2, eps) -> None:
-    """Adam with per-network learning rates and gradient scales, in place.
-
-    ``torch.optim.Adam`` takes one learning rate per parameter tensor; here the
-    population axis needs one per network, and networks flagged not ``ok`` must not
-    move, so the update is written out.
-    """
-    bias1 = 1 - beta1**step
-    bias2 = 1 - beta2**step
-    for (key, p), g in zip(work.items(), grads, strict=True):
-        shape = (-1,) + (1,) * (p.dim() - 1)
-        keep = ok.view(shape)
-        g = torch.where(keep, g * scale.view(shape), torch.zeros_like(g))
-        m, v = mom[key]
-        m_new = torch.where(keep, beta1 * m + (1 - beta1) * g, m)
-        v_new = torch.where(keep, beta2 * v + (1 - beta2) * g * g, v)
-        m.copy_(m_new)
-        v.copy_(v_new)
-        step_size = (lr / bias1).view(shape) * keep
-        p.sub_(step_size * m / (torch.sqrt(v / bias2) + eps))
 
 
 class _progress:
