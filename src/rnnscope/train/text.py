@@ -32,7 +32,7 @@ from ..network import TextRNN
 from ..tasks.text.dataset import TextDataset
 from ._population import Population
 from .grid import check_grid
-from .trainer import TrainedGroup, TrainResult, _progress
+from .trainer import TrainedGroup, TrainResult, _groups, _progress, _result
 
 _NOISE_SEED_OFFSET = 2_000_000_011
 
@@ -175,24 +175,13 @@ def train_text_population(
     config = config or TextTrainConfig()
     if config.retain_memory:
         retain_freed_memory()
-    keys = ["architecture", "hidden_size", "activation"]
-    grouped = list(
-        grid.assign(activation=grid["activation"].astype(object)).groupby(
-            keys, sort=False, dropna=False
-        )
-    )
+    grouped = list(_groups(grid))
     steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
     max_steps = steps_per_epoch * config.max_epochs
     records, history, groups = [], [], []
     with _progress(progress, len(grouped)) as report:
-        for (arch, size, activation), rows in grouped:
-            act = (
-                None
-                if activation is None or (isinstance(activation, float) and math.isnan(activation))
-                else activation
-            )
-            net = text_network(arch, int(size), data, config, act)
-            label = f"{arch}-{size}" + (f"-{act}" if act else "")
+        for arch, size, act, rows, label in grouped:
+            net = text_network(arch, size, data, config, act)
 
             def group_report(done: int, final: bool = False, label: str = label) -> None:
                 report(label, done, done if final else max_steps)
@@ -201,10 +190,7 @@ def train_text_population(
             groups.append(TrainedGroup(net, [int(i) for i in rows["network"]], params))
             records.extend(recs)
             history.extend(hist)
-    results = pd.DataFrame(records).set_index("network")
-    networks = grid.set_index("network").join(results).reset_index()
-    hist_frame = pd.DataFrame(history, columns=["network", "step", "loss", "accuracy"])
-    return TrainResult(networks, hist_frame, groups, data, config)
+    return _result(grid, records, history, groups, data, config)
 
 
 def _train_text_group(

@@ -205,28 +205,17 @@ def train_population(
     config = config or TrainConfig()
     if config.retain_memory:
         retain_freed_memory()
-    keys = ["architecture", "hidden_size", "activation"]
-    grouped = list(
-        grid.assign(activation=grid["activation"].astype(object)).groupby(
-            keys, sort=False, dropna=False
-        )
-    )
+    grouped = list(_groups(grid))
     eval_batch = task.sample(config.eval_batch_size, seed=config.data_seed + _EVAL_SEED_OFFSET)
 
     records, history, groups = [], [], []
     with _progress(progress, len(grouped)) as report:
-        for (arch, size, activation), rows in grouped:
-            act = (
-                None
-                if activation is None or (isinstance(activation, float) and math.isnan(activation))
-                else activation
-            )
+        for arch, size, act, rows, label in grouped:
             options = dict(config.cell_options.get(arch, {}))
             if act is not None:
                 options["activation"] = act
-            cell = make_cell(arch, int(size), task.input_size, **options)
+            cell = make_cell(arch, size, task.input_size, **options)
             net = RNN(cell, task.output_size, learn_initial_state=config.learn_initial_state)
-            label = f"{arch}-{size}" + (f"-{act}" if act else "")
 
             def group_report(done: int, final: bool = False, label: str = label) -> None:
                 # a group that stops early ends its bar at the step it reached
@@ -236,7 +225,21 @@ def train_population(
             groups.append(TrainedGroup(net, [int(i) for i in rows["network"]], params))
             records.extend(recs)
             history.extend(hist)
+    return _result(grid, records, history, groups, task, config)
 
+
+def _groups(grid: pd.DataFrame):
+    """``(architecture, hidden_size, activation or None, rows, label)`` for each group of
+    networks whose parameters share shapes."""
+    keys = ["architecture", "hidden_size", "activation"]
+    frame = grid.assign(activation=grid["activation"].astype(object))
+    for (arch, size, activation), rows in frame.groupby(keys, sort=False, dropna=False):
+        nan = isinstance(activation, float) and math.isnan(activation)
+        act = None if activation is None or nan else activation
+        yield arch, int(size), act, rows, f"{arch}-{size}" + (f"-{act}" if act else "")
+
+
+def _result(grid, records, history, groups, task, config) -> TrainResult:
     results = pd.DataFrame(records).set_index("network")
     networks = grid.set_index("network").join(results).reset_index()
     hist_frame = pd.DataFrame(history, columns=["network", "step", "loss", "accuracy"])
