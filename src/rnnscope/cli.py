@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -52,7 +53,8 @@ def _log(line: str) -> None:
 
 
 def _fail(message: str) -> None:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    # escape: messages name extras like 'rnnscope[text]', which rich would take as markup
+    errors.print(f"[red]error:[/red] {escape(str(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 

