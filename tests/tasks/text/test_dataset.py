@@ -41,3 +41,21 @@ def test_bad_inputs():
         prepare_text(Corpus(["a", "b", "c"], np.array([0, 2, 1])))
     with pytest.raises(ValueError, match="split"):
         prepare_text(corpus).split("dev")
+
+
+def test_sentiment_task_names_missing_extra_and_bad_corpus(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from rnnscope.cli import app
+    from rnnscope.tasks.text import Sentiment, task
+
+    monkeypatch.setattr(task, "_has_offline_corpus", lambda: False)
+    with pytest.raises(ValueError, match=r"pip install 'rnnscope\[text\]'"):
+        Sentiment("imdb")
+    study = tmp_path / "s.toml"
+    study.write_text('[task]\nname = "sentiment"\noptions = { corpus = "imdb" }\n')
+    result = CliRunner().invoke(app, ["run", str(study)])
+    assert result.exit_code == 1 and "rnnscope[text]" in result.output
+    with pytest.raises(ValueError, match="neither one of"):
+        Sentiment(str(tmp_path / "missing.csv"))
+    assert Sentiment("synthetic", synthetic_size=30).data.summary()["train"]["texts"] == 24
