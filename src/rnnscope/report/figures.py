@@ -260,7 +260,7 @@ def stable_vs_accuracy(frame):
     return fig, {"accuracy": frame["accuracy"].to_numpy(), "n_stable": frame["n_stable"].to_numpy()}
 
 
-def valence_drive(valence: dict[str, np.ndarray], labels: np.ndarray):
+def valence_drive(valence: dict[str, np.ndarray], labels: np.ndarray, titles: dict | None = None):
     """Sentiment: each word's drive on the line attractor's top mode, ``ℓ₁ᵀ J_inp x``
     signed so that positive moves the readout up, averaged over the fixed points; one
     panel per architecture's representative network, words grouped by their
@@ -281,8 +281,10 @@ def valence_drive(valence: dict[str, np.ndarray], labels: np.ndarray):
         ax.axhline(0, color="k", lw=0.5)
         ax.set_xticks(range(3))
         ax.set_xticklabels([g[1] for g in groups], fontsize=7)
-        ax.set_title(arch, fontsize=9)
+        ax.set_title((titles or {}).get(arch, arch), fontsize=8)
     axes[0][0].set_ylabel("drive on the line, ℓ₁ᵀ J_inp x")
-    fig.suptitle("Valence words move the state along the line attractor", fontsize=9)
+    fig.suptitle(
+        "Drive of the valence words on the top mode (positive: up the readout)", fontsize=9
+    )
     fig.tight_layout()
     return fig, data

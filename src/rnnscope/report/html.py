@@ -327,19 +327,27 @@ def _sentiment_readout(store, analyzed, representatives, arrays, figs) -> str:
         "(<code>readout_alignment</code> vs <code>null_alignment_95</code>) and the median point "
         "has a mode with ||λ| − 1| &lt; 0.05 (<code>slow_modes</code>). τ in tokens (the top "
         "two modes, medians over points). <code>valence_auc</code>: positive vs negative words "
-        "by their drive on the top mode, ℓ₁ᵀ J_inp x. <code>one_step_error</code>, "
+        "by their drive on the top mode, ℓ₁ᵀ J_inp x (<code>valence_auc_integration</code>: on "
+        "the mode the readout gains most through, where the top mode is another, e.g. an "
+        "unstable rotation). <code>one_step_error</code>, "
         "<code>linearized_accuracy</code>: the network replaced by its linearization around "
         "the nearest fixed point, on the probe reviews (<code>probe_accuracy</code>: the "
         "network itself on them).</p>"
     )
     out.append("<h3>Best network per architecture (validation accuracy)</h3>")
-    out.append(_text.best_table(table).to_html(float_format="%.3g", classes="acc"))
+    out.append(_text.best_table(table).T.to_html(float_format="%.3g", classes="acc"))
     out.append("<h3>Medians per architecture</h3>")
-    out.append(_text.architecture_table(table).to_html(float_format="%.3g", classes="acc"))
+    out.append(_text.architecture_table(table).T.to_html(float_format="%.3g", classes="acc"))
     valence = {arch: arrays[n]["sentiment_valence"] for arch, n in representatives.items()}
     if valence:
         labels = arrays[next(iter(representatives.values()))]["sentiment_valence_labels"]
-        fig, _ = figures.valence_drive(valence, labels)
+        auc = table.set_index("network")
+        titles = {
+            arch: f"{arch}, network {n}\nAUC: top mode {auc.loc[n, 'valence_auc']:.2f}, "
+            f"integration {auc.loc[n, 'valence_auc_integration']:.2f}"
+            for arch, n in representatives.items()
+        }
+        fig, _ = figures.valence_drive(valence, labels, titles)
         out.append('<div class="figs">' + figs.add(fig, "valence_drive") + "</div>")
     return "".join(out)
 
