@@ -83,3 +83,11 @@ def test_population_labels_include_activation_when_the_grid_varies_it():
     assert _group_labels(rows) == ["vanilla-tanh", "vanilla-relu", "gru"]
     same = pd.DataFrame({"architecture": ["vanilla", "gru"], "activation": ["tanh", None]})
     assert _group_labels(same) == ["vanilla", "gru"]
+
+
+def test_valence_drive_shows_the_mean_drive_per_word():
+    labels = np.array([1, 1, -1, 0])
+    drive = np.array([[2.0, 1.0, -1.0, 0.0], [4.0, 3.0, -3.0, 0.2]])  # [points, words]
+    fig, data = figures.valence_drive({"gru": drive}, labels, {"gru": "gru, AUC 1.00"})
+    np.testing.assert_allclose(data["gru"], [3.0, 2.0, -2.0, 0.1])
+    assert fig.axes[0].get_title() == "gru, AUC 1.00"
