@@ -116,3 +116,26 @@ def test_running_scheduler_by_address(tmp_path):
             executor.close()
     _, frame = stored_params(tmp_path / "s")
     assert frame["trained"].all() and frame["analyzed"].all()
+
+
+def test_sentiment_study_on_a_local_cluster(tmp_path):
+    """Text units (training groups, per-network analyses) run on workers as they do here."""
+    spec = StudySpec.model_validate(
+        {"task": {"name": "sentiment", "options": {"corpus": "synthetic", "synthetic_size": 600}},
+         "grid": {"architectures": ["gru", "vanilla"], "hidden_sizes": [8], "seeds": 1},
+         "train": {"max_epochs": 2, "batch_size": 32, "eval_every": 10, "embedding_size": 8},
+         "fixed_points": {"candidates": 32, "graph": False}, "probe": {"batch_size": 16}}
+    )  # fmt: skip
+    run_study(spec, tmp_path / "local", executor=InProcess(threads=1)).close()
+    dask = DaskExecutor("local", n_workers=2, threads_per_worker=1)
+    try:
+        run_study(spec, tmp_path / "dask", executor=dask).close()
+    finally:
+        dask.close()
+    a, frame_a = stored_params(tmp_path / "local")
+    b, frame_b = stored_params(tmp_path / "dask")
+    for n in a:
+        for key in a[n]:
+            assert np.array_equal(a[n][key], b[n][key]), (n, key)
+    assert frame_a["test_accuracy"].tolist() == frame_b["test_accuracy"].tolist()
+    assert frame_b["analyzed"].all()
