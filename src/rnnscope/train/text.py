@@ -32,7 +32,14 @@ from ..network import TextRNN
 from ..tasks.text.dataset import TextDataset
 from ._population import Population
 from .grid import check_grid
-from .trainer import TrainedGroup, TrainResult, _groups, _progress, _result
+from .trainer import (
+    ProgressCallback,
+    TrainedGroup,
+    TrainResult,
+    _groups,
+    _progress,
+    _result,
+)
 
 _NOISE_SEED_OFFSET = 2_000_000_011
 
@@ -147,7 +154,7 @@ def train_text_population(
     grid: pd.DataFrame,
     config: TextTrainConfig | None = None,
     *,
-    progress: bool | object = False,
+    progress: bool | ProgressCallback = False,
 ) -> TrainResult:
     """Train every network of ``grid`` to classify ``data``'s texts.
 
