@@ -142,8 +142,14 @@ def build_report(spec: StudySpec, store: Store, *, max_network_pages: int = 50) 
         parts.append(_note("The analyze stage has not run yet: run `rnnscope analyze STUDY`."))
     representatives = {}
     for arch, rows in analyzed.groupby("architecture", sort=False):
-        # the network with the median accuracy stands for its architecture
-        row = rows.iloc[int(np.argsort(rows["accuracy"].to_numpy())[len(rows) // 2])]
+        # the network with the median accuracy stands for its architecture; for text, the
+        # best on validation (as the sentiment paper reports its networks)
+        order = np.argsort(rows["accuracy"].to_numpy())
+        if spec.task.name == "sentiment":
+            pick = int(np.argmax(rows["accuracy"].fillna(-np.inf).to_numpy()))
+        else:
+            pick = order[len(rows) // 2]
+        row = rows.iloc[int(pick)]
         n = int(row["network"])
         representatives[arch] = n
         fps, graph, probe = load_fixed_points(store, n)
