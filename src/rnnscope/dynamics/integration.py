@@ -301,9 +301,9 @@ def analyze_integration(
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
     right = lin.right_eigenvectors  # [M, S, S], columns r_a
     direction = _line_direction(points.points.double().numpy(), w)
-    chosen = _choose_mode(mode, lin, right, direction, w)
-    rows = np.arange(m)
     readout_gain = (right.transpose(-1, -2) @ torch.from_numpy(w[:, 0]).to(right)).numpy()
+    chosen = _choose_mode(mode, lin, right, direction, readout_gain)
+    rows = np.arange(m)
     gain = readout_gain[rows, chosen].real
     analysis = IntegrationAnalysis(pca, n_candidates, points, q_mean, line, lin, taus, n_slow, gain)
     analysis.mode_index = chosen
@@ -318,7 +318,11 @@ def analyze_integration(
             raise ValueError("inputs must be [W, I] and input_labels [W].")
         analysis.valence_labels = labels
         for other in MODES:
-            picked = chosen if other == mode else _choose_mode(other, lin, right, direction, w)
+            picked = (
+                chosen
+                if other == mode
+                else _choose_mode(other, lin, right, direction, readout_gain)
+            )
             signed = _signed_drive(lin, right, picked, direction, w, x)
             per_point, pooled = _auc(signed, labels)
             analysis.valence_auc_by_mode[other] = pooled
@@ -332,8 +336,9 @@ def analyze_integration(
 MODES = ("top", "line", "integration")
 
 
-def _choose_mode(mode, lin, right, direction, w) -> np.ndarray:
-    """Index of the evidence mode at each point (see ``analyze_integration``'s ``mode``)."""
+def _choose_mode(mode, lin, right, direction, readout_gain) -> np.ndarray:
+    """Index of the evidence mode at each point (see ``analyze_integration``'s ``mode``);
+    ``readout_gain [M, S]`` is ``wᵀ r_a`` per point and mode."""
     m = lin.eigenvalues.shape[0]
     if mode == "line" and direction is not None:
         # the slowest real mode lying along the line (|cos| ≥ 0.3): on a line
@@ -348,9 +353,8 @@ def _choose_mode(mode, lin, right, direction, w) -> np.ndarray:
     if mode == "integration":
         # the mode through which an input moves the readout most in the long run:
         # |wᵀ r_a| Σ_k |λ_a|^k ~ |wᵀ r_a| / |1 − λ_a|
-        gain = (right.transpose(-1, -2) @ torch.from_numpy(w[:, 0]).to(right)).numpy()
         with np.errstate(divide="ignore"):
-            weight = np.abs(gain) / np.abs(1 - lin.eigenvalues.numpy())
+            weight = np.abs(readout_gain) / np.abs(1 - lin.eigenvalues.numpy())
         return np.nan_to_num(weight, nan=0.0, posinf=np.finfo(float).max).argmax(axis=1)
     return np.zeros(m, dtype=int)
 
