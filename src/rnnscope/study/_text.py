@@ -11,7 +11,7 @@ import torch
 from ..dynamics import LinearizedModel
 from ..dynamics.integration import analyze_integration, linearized_readout
 from ..network import TextRNN
-from ..tasks.text import Sentiment
+from ..tasks.text import Sentiment, batches
 from ..train.bag_of_words import BagOfWords, bag_of_words_baseline
 from ..train.text import TextTrainConfig, text_network, train_text_population
 
@@ -91,47 +91,34 @@ def fit_baseline(task: Sentiment) -> dict[str, np.ndarray]:
 
 def valence_words(arrays: dict[str, np.ndarray], n: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """Token ids and valences (+1/−1/0) of the baseline's most positive, most negative
-    and most neutral frequent words."""
+    and most neutral frequent words (up to ``n`` each; fewer in a small vocabulary)."""
     bow = BagOfWords(
         float(arrays["C"]),
         float(arrays["validation_accuracy"]),
         float(arrays["test_accuracy"]),
         arrays["coefficients"],
         arrays["counts"],
-        None,
+        model=None,  # the selection needs only the stored coefficients and counts
     )
-    min_count = 20 if (arrays["counts"] >= 20).sum() >= 3 * n else 1
-    eligible = int(
-        ((arrays["counts"] >= min_count) & (np.arange(len(arrays["counts"])) >= 2)).sum()
+    min_count = 20 if len(bow.eligible(20)) >= 3 * n else 1
+    words = bow.valence_words(
+        n=max(1, min(n, len(bow.eligible(min_count)) // 3)), min_count=min_count
     )
-    words = bow.valence_words(n=max(1, min(n, eligible // 3)), min_count=min_count)
-    ids = np.concatenate([words["positive"], words["negative"], words["neutral"]])
-    labels = np.concatenate(
-        [
-            np.ones(len(words["positive"])),
-            -np.ones(len(words["negative"])),
-            np.zeros(len(words["neutral"])),
-        ]
-    )
+    kinds = ("positive", "negative", "neutral")
+    ids = np.concatenate([words[k] for k in kinds])
+    labels = np.repeat([1.0, -1.0, 0.0], [len(words[k]) for k in kinds])
     return ids, labels
 
 
 def probe_texts(task: Sentiment, batch_size: int, seed: int):
     """The held-out texts every network's geometry is measured on: a seeded draw from
-    the test split, ``(tokens [B, T], lengths [B], labels [B])``."""
+    the test split, ``(tokens [B, T], lengths [B], labels [B])``, in split order."""
     data = task.data
     ids = data.truncated("test")
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(ids), size=min(batch_size, len(ids)), replace=False))
-    lengths = np.array([max(1, len(ids[i])) for i in pick])
-    tokens = np.zeros((len(pick), lengths.max()), dtype=np.int64)
-    for j, i in enumerate(pick):
-        tokens[j, : len(ids[i])] = ids[i]
-    return (
-        torch.from_numpy(tokens),
-        torch.from_numpy(lengths),
-        torch.from_numpy(data.test.labels[pick]),
-    )
+    chosen = [ids[i] for i in pick]
+    return next(batches(chosen, data.test.labels[pick], len(pick), bucket=False))
 
 
 def analyze_text_network(spec, task: Sentiment, row, params, words):

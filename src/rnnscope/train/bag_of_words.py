@@ -28,7 +28,8 @@ class BagOfWords:
         coefficients: ``[V]`` logistic-regression weight of each vocabulary id (0 for
             ``<pad>``).
         counts: ``[V]`` training texts each token occurs in.
-        model: the fitted ``sklearn.linear_model.LogisticRegression``.
+        model: the fitted ``sklearn.linear_model.LogisticRegression`` (``None`` when
+            rebuilt from stored coefficients).
     """
 
     C: float
@@ -36,14 +37,18 @@ class BagOfWords:
     test_accuracy: float
     coefficients: np.ndarray
     counts: np.ndarray
-    model: LogisticRegression
+    model: LogisticRegression | None
+
+    def eligible(self, min_count: int) -> np.ndarray:
+        """Token ids in at least ``min_count`` training texts (``<pad>``/``<unk>`` excluded)."""
+        ids = np.flatnonzero(self.counts >= min_count)
+        return ids[ids >= 2]
 
     def valence_words(self, n: int = 50, *, min_count: int = 20) -> dict[str, np.ndarray]:
         """Token ids of the ``n`` most positive, most negative and most neutral
         (smallest ``|coefficient|``) words among tokens in at least ``min_count``
         training texts (``<pad>``/``<unk>`` excluded)."""
-        eligible = np.flatnonzero(self.counts >= min_count)
-        eligible = eligible[eligible >= 2]
+        eligible = self.eligible(min_count)
         if len(eligible) < 3 * n:
             raise ValueError(
                 f"only {len(eligible)} tokens occur in >= {min_count} texts; lower n or min_count."
