@@ -38,8 +38,9 @@ def stored_params(root):
     return out, frame
 
 
-def test_local_cluster_gives_the_same_study_as_in_process(tmp_path):
-    spec = StudySpec.model_validate(SPEC)
+def in_process_and_on_dask(spec, tmp_path):
+    """Run ``spec`` in process and on a 2-worker LocalCluster; check the stored
+    parameters are identical (same seeds); return both network tables."""
     run_study(spec, tmp_path / "local", executor=InProcess(threads=1)).close()
     dask = DaskExecutor("local", n_workers=2, threads_per_worker=1)
     try:
@@ -51,10 +52,13 @@ def test_local_cluster_gives_the_same_study_as_in_process(tmp_path):
     assert a.keys() == b.keys()
     for n in a:
         for key in a[n]:
-            assert np.array_equal(a[n][key], b[n][key]), (
-                n,
-                key,
-            )  # same seeds → identical parameters
+            assert np.array_equal(a[n][key], b[n][key]), (n, key)
+    return frame_a, frame_b
+
+
+def test_local_cluster_gives_the_same_study_as_in_process(tmp_path):
+    spec = StudySpec.model_validate(SPEC)
+    frame_a, frame_b = in_process_and_on_dask(spec, tmp_path)
     assert frame_a["n_stable"].tolist() == frame_b["n_stable"].tolist()
     # distance blocks computed on the workers: the same matrix as pairwise on the driver
     from rnnscope import compare
@@ -126,16 +130,6 @@ def test_sentiment_study_on_a_local_cluster(tmp_path):
          "train": {"max_epochs": 2, "batch_size": 32, "eval_every": 10, "embedding_size": 8},
          "fixed_points": {"candidates": 32, "graph": False}, "probe": {"batch_size": 16}}
     )  # fmt: skip
-    run_study(spec, tmp_path / "local", executor=InProcess(threads=1)).close()
-    dask = DaskExecutor("local", n_workers=2, threads_per_worker=1)
-    try:
-        run_study(spec, tmp_path / "dask", executor=dask).close()
-    finally:
-        dask.close()
-    a, frame_a = stored_params(tmp_path / "local")
-    b, frame_b = stored_params(tmp_path / "dask")
-    for n in a:
-        for key in a[n]:
-            assert np.array_equal(a[n][key], b[n][key]), (n, key)
+    frame_a, frame_b = in_process_and_on_dask(spec, tmp_path)
     assert frame_a["test_accuracy"].tolist() == frame_b["test_accuracy"].tolist()
     assert frame_b["analyzed"].all()
