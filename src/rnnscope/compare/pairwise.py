@@ -236,3 +236,35 @@ def single_pair(metric: str, **options) -> Callable:
     if metric == "shape":
         return lambda x, y: shape_metric(x, y, **options)
     raise ValueError(f"unknown metric {metric!r}.")
+
+
+def prepare(metric: str, matrix, **options) -> dict[str, np.ndarray]:
+    """One network's representation for ``metric`` (interim: the lead's stand-in until
+    the block API lands)."""
+    mats = _check_population("matrix", [matrix])
+    p = _prepare(_check_metric(metric, options), mats, options)
+    out = {"reps": p.reps[0].numpy(), "widths": p.widths.numpy()}
+    if p.extra is not None:
+        out["extra"] = p.extra[0].numpy()
+    return out
+
+
+def block(metric: str, a, b, **options) -> np.ndarray:
+    """Distances ``[len(a), len(b)]`` from :func:`prepare` outputs."""
+
+    def stack(items):
+        width = max(x["reps"].shape[1] for x in items)
+        reps = torch.zeros(len(items), items[0]["reps"].shape[0], width, dtype=torch.float64)
+        for i, x in enumerate(items):
+            reps[i, :, : x["reps"].shape[1]] = torch.from_numpy(x["reps"])
+        extra = None
+        if "extra" in items[0]:
+            units = max(x["extra"].shape[1] for x in items)
+            extra = torch.zeros(len(items), width, units, dtype=torch.float64)
+            for i, x in enumerate(items):
+                e = torch.from_numpy(x["extra"])
+                extra[i, : e.shape[0], : e.shape[1]] = e
+        return _Prepared(reps, torch.tensor([int(x["widths"][0]) for x in items]), extra)
+
+    pa, pb = stack(list(a)), stack(list(b))
+    return _block_distances(metric, pa, list(range(len(a))), pb, list(range(len(b))), options)

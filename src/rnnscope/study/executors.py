@@ -13,9 +13,31 @@ worker that dies loses nothing: Dask reruns its task elsewhere (``retries``).
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
+
+
+@dataclass
+class Done:
+    """A finished unit: its position in the items, its value, and where it ran."""
+
+    index: int
+    value: object
+    pid: int
+    host: str
+    seconds: float
+
+
+def _call(fn: Callable, args: tuple, threads: int | None):
+    set_threads(threads)
+    started = time.perf_counter()
+    value = fn(*args)
+    return value, os.getpid(), socket.gethostname(), time.perf_counter() - started
 
 
 class InProcess:
@@ -27,11 +49,12 @@ class InProcess:
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = threads
+        self.workers = 1
 
-    def run(self, fn: Callable, items: Sequence[tuple]) -> Iterator[tuple[int, object]]:
-        """Yield ``(index, fn(*items[index]))`` as each unit finishes."""
+    def run(self, fn: Callable, items: Sequence[tuple]) -> Iterator[Done]:
+        """Yield a :class:`Done` per unit, in order."""
         for i, args in enumerate(items):
-            yield i, fn(*args, threads=self.threads)
+            yield Done(i, *_call(fn, args, self.threads))
 
     def close(self) -> None:
         pass
@@ -80,17 +103,18 @@ class DaskExecutor:
             )
         self.threads = threads_per_worker
         self.retries = retries
+        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
-    def run(self, fn: Callable, items: Sequence[tuple]) -> Iterator[tuple[int, object]]:
+    def run(self, fn: Callable, items: Sequence[tuple]) -> Iterator[Done]:
         from distributed import as_completed
 
         futures = [
-            self.client.submit(fn, *args, threads=self.threads, pure=False, retries=self.retries)
+            self.client.submit(_call, fn, args, self.threads, pure=False, retries=self.retries)
             for args in items
         ]
         index = {f.key: i for i, f in enumerate(futures)}
         for future in as_completed(futures):
-            yield index[future.key], future.result()
+            yield Done(index[future.key], *future.result())
 
     def close(self) -> None:
         self.client.close()
