@@ -184,8 +184,8 @@ def build_report(study: Study, *, max_network_pages: int = 50, executor=None) ->
         arch = dict(zip(frame["network"].astype(int), frame["architecture"], strict=True))
         fig, _ = figures.loss_curves(histories, arch)
         parts.append('<div class="figs">' + figs.add(fig, "loss_curves") + "</div>")
-        acc = frame[frame["trained"]].groupby("architecture")["accuracy"].describe()[["count", "min", "50%", "max"]]
-        parts.append(_table(acc.rename(columns={"50%": "median"}), float_format="%.4f", classes="acc"))
+        acc = frame[frame["trained"]].groupby("architecture")["accuracy"].agg(["count", "min", "median", "max"])
+        parts.append(_table(acc, float_format="%.4f", classes="acc"))
     else:
         parts.append(_note("No training curves yet: the train stage has not run."))
     parts.append("</section>")
@@ -339,7 +339,7 @@ def _flipflop(study, analyzed, representatives, arrays, figs) -> str:
     out.append("</div>")
     corners = [int(arrays[int(n)].get("readout_corners", 0)) for n in analyzed["network"]]
     table = pd.DataFrame({"architecture": analyzed["architecture"].tolist(), "corners": corners})
-    out.append(_table(table.groupby("architecture")["corners"].describe()[["count", "min", "50%", "max"]], float_format="%.0f"))
+    out.append(_table(table.groupby("architecture")["corners"].agg(["count", "min", "median", "max"]), float_format="%.0f"))
     return "".join(out)
 
 

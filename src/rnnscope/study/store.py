@@ -204,7 +204,16 @@ class Store:
             raise self._db_error(err) from None
 
     def close(self) -> None:
+        """Release the lock and close the index. A writer folds SQLite's write-ahead log
+        back into ``index.sqlite``, so readers of a finished study (even of a read-only
+        copy) need no journal files."""
         self.release()
+        if not self.readonly:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.Error:
+                pass  # another connection still has it open; it stays in WAL mode
         self._db.close()
 
     def __enter__(self) -> Store:
@@ -282,11 +291,17 @@ class Store:
         its ``network`` column set to the store's ids."""
         keys = [network_key(*(getattr(r, c) for c in KEY_COLUMNS)) for r in grid.itertuples()]
         with self._transaction() as db:
+            known = {k for (k,) in db.execute("SELECT key FROM networks")}
+            (top,) = db.execute("SELECT COALESCE(MAX(network), -1) FROM networks").fetchone()
             for key, r in zip(keys, grid.itertuples(), strict=True):
+                if key in known:
+                    continue
+                top += 1
+                known.add(key)
                 db.execute(
-                    "INSERT OR IGNORE INTO networks (key, architecture, hidden_size, activation, learning_rate, l2, seed) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (key, r.architecture, int(r.hidden_size), None if pd.isna(r.activation) else r.activation,
+                    "INSERT INTO networks (network, key, architecture, hidden_size, activation, learning_rate, l2, seed) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (top, key, r.architecture, int(r.hidden_size), None if pd.isna(r.activation) else r.activation,
                      float(r.learning_rate), float(r.l2), int(r.seed)),
                 )  # fmt: skip
         ids = dict(self._query("SELECT key, network FROM networks"))
