@@ -67,7 +67,10 @@ def open_study(spec: StudySpec, root: str | Path, *, force: str | None = None, l
             except ValueError as err:
                 raise StoreError(f"{store.root}/index.sqlite: its spec no longer validates ({err}); start a new folder.") from None
             change = spec_change(old, spec)
-            if change.changed:
+            if change.changed and not _has_results(store, change.stage):
+                # nothing computed yet by the stages the change affects: nothing to mix
+                store.record_spec(spec_json, f"changed before {change.stage} ran: {', '.join(change.changed)}")
+            elif change.changed:
                 order = ("train", "analyze", "compare", "report")
                 if force is None or order.index(force) > order.index(change.stage):
                     raise SpecMismatch(
@@ -88,6 +91,17 @@ def open_study(spec: StudySpec, root: str | Path, *, force: str | None = None, l
     except BaseException:
         store.close()
         raise
+
+
+def _has_results(store: Store, stage: str) -> bool:
+    """Whether ``stage`` or a later one has committed anything."""
+    frame = store.networks()
+    done = {
+        "train": bool(frame["trained"].any()),
+        "analyze": bool(frame["analyzed"].any()),
+        "compare": store.stage_done("compare") is not None or not store.blocks().empty,
+    }
+    return any(done[s] for s in STUDY_STAGES[STUDY_STAGES.index(stage) :])
 
 
 def run_study(
