@@ -11,7 +11,7 @@ from __future__ import annotations
 from .cca import canonical_correlations, cca, pwcca, svcca
 from .cka import cka
 from .embedding import mds, silhouette
-from .pairwise import METRICS, cross, pairwise
+from .pairwise import METRICS, block, cross, pairwise, prepare
 from .shape import procrustes, shape_metric
 from .topology import (
     TopologySignature,
@@ -24,6 +24,7 @@ from .topology import (
 __all__ = [
     "METRICS",
     "TopologySignature",
+    "block",
     "canonical_correlations",
     "cca",
     "cka",
@@ -32,6 +33,7 @@ __all__ = [
     "mds",
     "pairwise",
     "pairwise_topology",
+    "prepare",
     "procrustes",
     "pwcca",
     "shape_metric",
