@@ -185,6 +185,7 @@ def main() -> None:
         widths = np.array(file.widths)
         t_read = t_block = 0.0
         pairs_done = flops = 0.0
+        cpu0 = time.process_time()
         for i, j in chosen:
             ra, rb = range(i, min(n, i + args.block)), range(j, min(n, j + args.block))
             t0 = time.perf_counter()
@@ -199,6 +200,7 @@ def main() -> None:
             if distances is not None and name == "svcca (variance 0.99)":
                 distances[ra.start : ra.stop, rb.start : rb.stop] = d
                 distances[rb.start : rb.stop, ra.start : ra.stop] = d.T
+        cpu = time.process_time() - cpu0
         per_pair = t_block / pairs_done
         block_seconds = t_block + t_read
         scale = total_pairs / pairs_done
@@ -213,6 +215,9 @@ def main() -> None:
         total = block_seconds * scale + t_prepare[name] + t_states
         print(f"    whole compare at N={n}: {total / 60:.1f} min ({kind}; states + prepare + "
               f"blocks); vs per-pair definition {per_pair_baseline / per_pair:.0f}× faster per pair")  # fmt: skip
+        print(f"    blocks used {cpu:.1f} CPU s for {block_seconds:.1f} wall s "
+              f"({cpu / block_seconds:.2f} cores busy): on {args.threads} free cores the blocks "
+              f"of N={n} would take ≈ {cpu * scale / args.threads / 60:.1f} min")  # fmt: skip
     print(f"peak RSS after blocks: {rss_mb():.0f} MB")
 
     # ------------------------------------------------------------------------------- MDS

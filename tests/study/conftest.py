@@ -62,9 +62,14 @@ def _env() -> dict:
 
 
 @contextlib.contextmanager
-def start_dask_processes(tmp_path: Path, n_workers: int = 2, nthreads: int = 1):
+def start_dask_processes(
+    tmp_path: Path, n_workers: int = 2, nthreads: int = 1, scheduler_config: dict | None = None
+):
     """Start ``dask scheduler`` + ``n_workers`` × ``dask worker`` on 127.0.0.1; yield a
-    :class:`DaskProcesses` once every worker has joined; always stop them all."""
+    :class:`DaskProcesses` once every worker has joined; always stop them all.
+
+    ``scheduler_config``: Dask settings for the scheduler process only, e.g.
+    ``{"allowed-failures": 0}`` (as ``DASK_DISTRIBUTED__SCHEDULER__...`` variables)."""
     pytest.importorskip("distributed")
     from distributed import Client
 
@@ -74,13 +79,13 @@ def start_dask_processes(tmp_path: Path, n_workers: int = 2, nthreads: int = 1):
     env = _env()
     procs: list[subprocess.Popen] = []
 
-    def spawn(name: str, args: list[str]) -> subprocess.Popen:
+    def spawn(name: str, args: list[str], extra_env: dict | None = None) -> subprocess.Popen:
         log = open(log_dir / f"{name}.log", "w")  # the child keeps its own copy
         proc = subprocess.Popen(
             [sys.executable, "-m", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env,
+            env={**env, **(extra_env or {})},
             cwd=tmp_path,
             start_new_session=True,
         )
@@ -95,6 +100,10 @@ def start_dask_processes(tmp_path: Path, n_workers: int = 2, nthreads: int = 1):
                 *("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"),
                 *("--no-dashboard", "--scheduler-file", str(scheduler_file)),
             ],
+            {
+                "DASK_DISTRIBUTED__SCHEDULER__" + key.upper().replace("-", "_"): str(value)
+                for key, value in (scheduler_config or {}).items()
+            },
         )
         deadline = time.monotonic() + STARTUP_S
         while not scheduler_file.exists():
@@ -124,14 +133,14 @@ def start_dask_processes(tmp_path: Path, n_workers: int = 2, nthreads: int = 1):
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group we started for ``proc``, SIGKILL it after 10 s."""
+    """SIGTERM the process group we started for ``proc``, SIGKILL it after 5 s."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if proc.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=5)
             return
         except subprocess.TimeoutExpired:
             continue

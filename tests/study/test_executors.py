@@ -9,6 +9,7 @@ an executor that ran ``fn`` in the driver fails them.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -47,6 +48,15 @@ def hold_until_released(i: int, markers: str, release: str) -> tuple[int, int]:
         if time.monotonic() > deadline:
             raise TimeoutError("never released")
         time.sleep(0.01)
+    return i, os.getpid()
+
+
+def kill_own_worker_first_time(i: int, markers: str) -> tuple[int, int]:
+    """The first run of unit ``i`` anywhere kills the process running it (SIGKILL)."""
+    first = Path(markers, f"{i}-{os.getpid()}-{time.monotonic_ns()}")
+    if not any(p.name.startswith(f"{i}-") for p in Path(markers).iterdir()):
+        first.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
     return i, os.getpid()
 
 
@@ -132,6 +142,30 @@ def test_a_worker_killed_mid_unit_loses_and_duplicates_nothing(dask_cluster, tmp
     interrupted = [u for u, pid, _ in starts if int(pid) == killed[0]]
     assert interrupted, "the killed worker was not computing a unit"
     assert any(u == interrupted[0] and int(pid) in survivors for u, pid, _ in starts)
+
+
+def test_the_executor_resubmits_a_unit_the_scheduler_gave_up_on(tmp_path):
+    """With ``allowed-failures: 0`` the scheduler reports the first worker death as
+    ``KilledWorker``: with ``retries=0`` the caller gets it; with ``retries=1`` ``run``
+    submits the unit again and it completes on a surviving worker."""
+    from distributed import KilledWorker
+
+    from tests.study.conftest import start_dask_processes
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    config = {"allowed-failures": 0}
+    with start_dask_processes(tmp_path / "c", n_workers=3, scheduler_config=config) as cluster:
+        with DaskExecutor(cluster.address, retries=0) as dask:
+            with pytest.raises(KilledWorker):
+                list(dask.run(kill_own_worker_first_time, [(0, str(markers))]))
+        with DaskExecutor(cluster.address, retries=1) as dask:
+            done = list(dask.run(kill_own_worker_first_time, [(1, str(markers))]))
+        workers = set(cluster.worker_pids)
+    killed = {int(p.name.split("-")[1]) for p in markers.iterdir()}
+    assert len(killed) == 2 and killed <= workers  # units 0 and 1 each killed a worker
+    assert [d.index for d in done] == [0] and done[0].value == (1, done[0].pid)
+    assert done[0].pid in workers - killed  # rerun on the third
 
 
 def test_a_units_own_error_is_raised_once_not_retried(dask_cluster, tmp_path):
