@@ -13,7 +13,7 @@ pair inside a block, the block's matmul rate vs the machine's float32 matmul pea
 classical MDS vs SMACOF (scikit-learn) at sizes SMACOF can do.
 
     python bench/compare_scale.py --networks 1000
-    python bench/compare_scale.py --networks 10000 --max-blocks 40   # sample, extrapolate
+    python bench/compare_scale.py --networks 10000 --measure 1000   # extrapolate blocks
 """
 
 from __future__ import annotations
@@ -101,27 +101,38 @@ class BasisFile:
         return [{"basis": rows[self.offsets[i] - lo : self.offsets[i + 1] - lo].T} for i in ids]
 
 
+def rss_now_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--networks", type=int, default=1000)
+    parser.add_argument("--networks", type=int, default=1000, help="population size N")
+    parser.add_argument("--measure", type=int, default=0,
+                        help="generate, prepare and score only this many networks (all their "
+                             "blocks) and extrapolate the rest to N (pairs scale as N²); 0: N")  # fmt: skip
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--block", type=int, default=256, help="networks per block side")
-    parser.add_argument("--chunk", type=int, default=250, help="networks per state chunk")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-blocks", type=int, default=0,
-                        help="score this many blocks (a seeded sample) and extrapolate; 0: all")  # fmt: skip
+    parser.add_argument("--chunk", type=int, default=100, help="networks per state chunk")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: the cost of one of the two Dask worker cores)")  # fmt: skip
     parser.add_argument("--smacof-max", type=int, default=1024, help="largest N to run SMACOF at")
     parser.add_argument("--scratch", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    n = args.networks
+    n_total = args.networks
+    n = min(args.measure or n_total, n_total)
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="compare_scale-"))
     scratch.mkdir(parents=True, exist_ok=True)
-    print(f"rnnscope compare at scale: {n} networks, {args.threads} threads, torch "
-          f"{torch.__version__}, load average {os.getloadavg()[0]:.2f} (shared machine)")  # fmt: skip
+    print(f"rnnscope compare at scale: N = {n_total} networks ({n} measured), {args.threads} "
+          f"torch thread(s), torch {torch.__version__}, load average "
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine)")  # fmt: skip
 
     peak = matmul_peak()
-    print(f"matmul peak (float32, [6400, 2048]ᵀ[6400, 2048]): {peak:.1f} GFLOP/s")
+    print(f"matmul peak now (float32, [6400, 2048]ᵀ[6400, 2048], {args.threads} thread(s)): "
+          f"{peak:.1f} GFLOP/s")  # fmt: skip
 
     probe = rs.tasks.FlipFlop(bits=3).sample(64, seed=1).inputs  # [64, 100, 3]
     samples = probe.shape[0] * probe.shape[1]
@@ -132,7 +143,6 @@ def main() -> None:
     t_states = 0.0
     t_prepare = dict.fromkeys(configs, 0.0)
     baseline_mats: list[np.ndarray] = []
-    start = time.perf_counter()
     chunks = states_in_chunks(n, args.chunk, args.hidden, probe)
     while True:
         t0 = time.perf_counter()
@@ -151,13 +161,15 @@ def main() -> None:
         del states
     for f in files.values():
         f.finish()
-    print(f"states: {t_states:.1f} s ({1e3 * t_states / n:.1f} ms/network), "
-          f"wall {time.perf_counter() - start:.1f} s, peak RSS so far {rss_mb():.0f} MB")  # fmt: skip
+    per_net = n_total / n
+    print(f"states (the bench's, not compare's): {1e3 * t_states / n:.1f} ms/network; peak RSS "
+          f"so far {rss_mb():.0f} MB")  # fmt: skip
     for name in configs:
         widths = np.array(files[name].widths)
-        print(f"prepare {name}: {t_prepare[name]:.1f} s ({1e3 * t_prepare[name] / n:.1f} ms/"
-              f"network); widths k mean {widths.mean():.1f} [min {widths.min()}, max "
-              f"{widths.max()}], {4 * samples * widths.mean() / 1e3:.0f} KB/network")  # fmt: skip
+        print(f"prepare {name}: {1e3 * t_prepare[name] / n:.1f} ms/network → "
+              f"{t_prepare[name] * per_net / 60:.1f} min for N; widths k mean {widths.mean():.1f} "
+              f"[min {widths.min()}, max {widths.max()}], {4 * samples * widths.mean() / 1e3:.0f} "
+              "KB/network (float32)")  # fmt: skip
 
     # ------------------------------------------------------- baseline: per-pair definition
     f = single_pair("svcca")
@@ -166,92 +178,88 @@ def main() -> None:
     for i, j in pairs:
         f(baseline_mats[i], baseline_mats[j])
     per_pair_baseline = (time.perf_counter() - t0) / len(pairs)
-    print(f"baseline svcca(x, y) per pair (two SVDs + CCA): {1e3 * per_pair_baseline:.2f} ms")
+    print(
+        f"baseline svcca(x, y), one pair from two state matrices: {1e3 * per_pair_baseline:.2f} ms"
+    )
 
     # ---------------------------------------------------------------------------- blocks
     starts = list(range(0, n, args.block))
-    all_blocks = [(i, j) for i in starts for j in starts if j >= i]
-    rng = np.random.default_rng(0)
-    chosen = all_blocks
-    if args.max_blocks and args.max_blocks < len(all_blocks):
-        chosen = [
-            all_blocks[k]
-            for k in sorted(rng.choice(len(all_blocks), args.max_blocks, replace=False))
-        ]
-    distances = np.zeros((n, n), dtype=np.float64) if chosen is all_blocks else None
-    total_pairs = n * (n - 1) / 2
+    blocks = [(i, j) for i in starts for j in starts if j >= i]
+    distances = np.zeros((n, n), dtype=np.float64)
+    scale = (n_total * (n_total - 1)) / (n * (n - 1))
+    rss_blocks = 0.0
     for name, opts in configs.items():
         file = files[name]
         widths = np.array(file.widths)
-        t_read = t_block = 0.0
-        pairs_done = flops = 0.0
+        t_read = t_block = pairs_done = flops = 0.0
         cpu0 = time.process_time()
-        for i, j in chosen:
+        for i, j in blocks:
             ra, rb = range(i, min(n, i + args.block)), range(j, min(n, j + args.block))
             t0 = time.perf_counter()
-            a, b = file.read(ra), (file.read(rb) if j != i else None)
+            a = file.read(ra)
+            b = file.read(rb) if j != i else a
             t1 = time.perf_counter()
-            d = block("svcca", a, b if b is not None else a, **opts)
+            d = block("svcca", a, b, **opts)
             t_block += time.perf_counter() - t1
             t_read += t1 - t0
             wa, wb = widths[ra.start : ra.stop], widths[rb.start : rb.stop]
             flops += 2 * samples * wa.sum() * wb.sum()
             pairs_done += len(ra) * len(rb) if j != i else len(ra) * (len(ra) - 1) / 2
-            if distances is not None and name == "svcca (variance 0.99)":
+            if name == "svcca (variance 0.99)":
                 distances[ra.start : ra.stop, rb.start : rb.stop] = d
                 distances[rb.start : rb.stop, ra.start : ra.stop] = d.T
+            rss_blocks = max(rss_blocks, rss_now_mb())
         cpu = time.process_time() - cpu0
+        wall = t_block + t_read
         per_pair = t_block / pairs_done
-        block_seconds = t_block + t_read
-        scale = total_pairs / pairs_done
-        kind = (
-            "measured"
-            if chosen is all_blocks
-            else f"extrapolated from {len(chosen)}/{len(all_blocks)} blocks"
-        )
-        print(f"{name}: blocks {block_seconds:.1f} s for {pairs_done:.0f} pairs "
-              f"({1e6 * per_pair:.1f} µs/pair computed, read {t_read:.1f} s); "
-              f"matmul {flops / t_block / 1e9:.1f} GFLOP/s = {100 * flops / t_block / 1e9 / peak:.0f}% of peak")  # fmt: skip
-        total = block_seconds * scale + t_prepare[name] + t_states
-        print(f"    whole compare at N={n}: {total / 60:.1f} min ({kind}; states + prepare + "
-              f"blocks); vs per-pair definition {per_pair_baseline / per_pair:.0f}× faster per pair")  # fmt: skip
-        print(f"    blocks used {cpu:.1f} CPU s for {block_seconds:.1f} wall s "
-              f"({cpu / block_seconds:.2f} cores busy): on {args.threads} free cores the blocks "
-              f"of N={n} would take ≈ {cpu * scale / args.threads / 60:.1f} min")  # fmt: skip
-    print(f"peak RSS after blocks: {rss_mb():.0f} MB")
+        rate = flops / t_block / 1e9
+        print(f"{name}: {len(blocks)} blocks, {pairs_done:.0f} pairs in {wall:.1f} s wall "
+              f"({cpu:.1f} CPU s; read {t_read:.1f} s): {1e6 * per_pair:.1f} µs/pair, "
+              f"{rate:.1f} GFLOP/s = {100 * rate / peak:.0f}% of the matmul peak now; "
+              f"{per_pair_baseline / per_pair:.0f}× faster per pair than the baseline")  # fmt: skip
+        one_core = (cpu * scale + t_prepare[name] * per_net) / 60
+        print(f"    N = {n_total}: prepare + blocks ≈ {one_core:.1f} CPU-min at today's load → "
+              f"{one_core / 2:.1f} min on 2 workers (measured {n} networks, "
+              f"{'measured' if scale == 1 else f'×{scale:.0f} pairs extrapolated'})")  # fmt: skip
+    print(f"RSS during blocks (sampled after each): ≤ {rss_blocks:.0f} MB, of which the "
+          f"{n}×{n} distance matrix {distances.nbytes / 2**20:.0f} MB")  # fmt: skip
 
     # ------------------------------------------------------------------------------- MDS
-    if distances is None:  # blocks were sampled: time MDS on a Euclidean matrix of that size
-        points = np.random.default_rng(1).standard_normal((n, 8))
-        distances = np.empty((n, n))
-        for s in range(0, n, 1000):
-            distances[s : s + 1000] = np.linalg.norm(
-                points[s : s + 1000, None] - points[None], axis=-1
+    if n < n_total:  # time MDS on a matrix of the full size: Euclidean, random points
+        del distances
+        points = np.random.default_rng(1).standard_normal((n_total, 8))
+        distances = np.empty((n_total, n_total))
+        for s in range(0, n_total, 500):
+            distances[s : s + 500] = np.linalg.norm(
+                points[s : s + 500, None] - points[None], axis=-1
             )
-        print(f"(MDS below on a random {n}×{n} Euclidean matrix: the blocks were sampled)")
+        distances = np.maximum(distances, distances.T)
+        print(f"(MDS below on a random {n_total}×{n_total} Euclidean matrix, 8-d points)")
     np.fill_diagonal(distances, 0.0)
-    before = rss_mb()
+    before = rss_now_mb()
     t0 = time.perf_counter()
     emb = mds(distances)
     t_mds = time.perf_counter() - t0
-    print(f"classical MDS {n}×{n}: {t_mds:.2f} s, peak RSS {rss_mb():.0f} MB (before MDS {before:.0f}"
-          f" MB; the matrix itself {distances.nbytes / 2**20:.0f} MB)")  # fmt: skip
-    if n <= args.smacof_max:
+    print(f"classical MDS {len(distances)}×{len(distances)}: {t_mds:.2f} s; RSS {before:.0f} MB "
+          f"before, peak {rss_mb():.0f} MB (the matrix itself {distances.nbytes / 2**20:.0f} MB)")  # fmt: skip
+    if len(distances) <= args.smacof_max:
+        m = len(distances)
         t0 = time.perf_counter()
         emb_s = mds(distances, method="smacof")
         t_smacof = time.perf_counter() - t0
-        d_true = distances[np.triu_indices(n, 1)]
+        iu = np.triu_indices(m, 1)
+        d_true = distances[iu]
 
         def stress(e):
-            de = np.linalg.norm(e[:, None] - e[None], axis=-1)[np.triu_indices(n, 1)]
+            de = np.linalg.norm(e[:, None] - e[None], axis=-1)[iu]
             return math.sqrt(((de - d_true) ** 2).sum() / (d_true**2).sum())
 
-        print(f"SMACOF (scikit-learn) {n}×{n}: {t_smacof:.2f} s → classical is "
+        print(f"SMACOF (scikit-learn, 4 inits) {m}×{m}: {t_smacof:.2f} s → classical "
               f"{t_smacof / t_mds:.0f}× faster; normalised stress classical {stress(emb):.3f}, "
               f"SMACOF {stress(emb_s):.3f}")  # fmt: skip
     for f in files.values():
         f.path.unlink()
-    print(f"peak RSS: {rss_mb():.0f} MB")
+    print(f"peak RSS of the run: {rss_mb():.0f} MB")
     sys.stdout.flush()
 
 
