@@ -243,3 +243,17 @@ def test_slurm_partition_given_twice_is_refused():
     pytest.importorskip("dask_jobqueue")
     with pytest.raises(ValueError, match="'queue' or 'partition', not both"):
         slurm_cluster(queue="a", partition="b")
+
+
+def test_dask_slurm_mode_builds_the_cluster_and_connects_to_it():
+    pytest.importorskip("dask_jobqueue")
+    from dask_jobqueue import SLURMCluster
+
+    # jobs=0: nothing is submitted (there is no SLURM here); the wiring is what is tested
+    options = {"cores": 2, "memory": "2GB", "queue": "short", "jobs": 0}
+    with DaskExecutor("slurm", cluster_options=options) as dask:
+        assert isinstance(dask.cluster, SLURMCluster)
+        assert dask.client.scheduler.address == dask.cluster.scheduler_address
+        script = dask.cluster.job_script()
+        assert dask.threads == 1  # one torch thread per Dask worker thread
+    assert "#SBATCH -p short" in script and "--nthreads 2" in script
