@@ -37,7 +37,9 @@ def _version(value: bool) -> None:
 def main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """rnnscope: tasks -> training -> fixed points -> comparison, over populations."""
@@ -65,7 +67,9 @@ def _resolve(study: Path | None, out: Path | None = None) -> tuple[StudySpec, Pa
         if out is not None:
             raise SpecError(f"--out applies to a study file; {study} is a study folder already.")
         if not (study / "store.json").exists():
-            raise StoreError(f"{study}: not a study folder (no store.json); pass the study's TOML file.")
+            raise StoreError(
+                f"{study}: not a study folder (no store.json); pass the study's TOML file."
+            )
         with load(study) as existing:
             return existing.spec, study
     spec = load_spec(study)
@@ -77,7 +81,9 @@ def _executor(dask: str | None, threads: int | None, spec: StudySpec):
         return InProcess(threads=threads or os.cpu_count() or 1)
     if dask == "slurm":
         if spec.cluster is None:
-            raise SpecError("--dask slurm needs a [cluster] section in the study file (see `rnnscope init`).")
+            raise SpecError(
+                "--dask slurm needs a [cluster] section in the study file (see `rnnscope init`)."
+            )
         return DaskExecutor("slurm", cluster_options=spec.cluster.cluster_options())
     return DaskExecutor(dask)
 
@@ -101,15 +107,17 @@ def _run(
         if device is not None:
             spec = spec.model_copy(update={"run": spec.run.model_copy(update={"device": device})})
         executor = _executor(dask, threads, spec)
-        console.print(f"[bold]{escape(spec.name)}[/bold] → {escape(str(root))} ({executor!r})", highlight=False)
-        tty = sys.stderr.isatty()
+        console.print(
+            f"[bold]{escape(spec.name)}[/bold] → {escape(str(root))} ({executor!r})",
+            highlight=False,
+        )
         store = run_study(
             spec,
             root,
             stages=tuple(s for s in stages if s in STUDY_STAGES),
             force=force,
             executor=executor,
-            progress=tty,
+            progress=True,  # a bar on a terminal, plain lines in a log
             log=_log,
         )
         try:
@@ -155,7 +163,9 @@ def _print_summary(root: Path) -> None:
 
 
 StudyArg = Annotated[Path, typer.Argument(help="The study's TOML file, or its folder.")]
-ForceOpt = Annotated[str | None, typer.Option("--force", help="Recompute this stage and the ones after it.")]
+ForceOpt = Annotated[
+    str | None, typer.Option("--force", help="Recompute this stage and the ones after it.")
+]
 DaskOpt = Annotated[
     str | None,
     typer.Option(
@@ -166,16 +176,27 @@ DaskOpt = Annotated[
 ]
 ThreadsOpt = Annotated[
     int | None,
-    typer.Option("--threads", help="torch threads in this process (default: the machine's cores; Dask workers: 1)."),
+    typer.Option(
+        "--threads",
+        help="torch threads in this process (default: the machine's cores; Dask workers: 1).",
+    ),
 ]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="torch device, e.g. cuda (default: the spec's [run] device).")]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option("--device", help="torch device, e.g. cuda (default: the spec's [run] device)."),
+]
 
 
 @app.command()
 def run(
-    study: Annotated[Path | None, typer.Argument(help="Study TOML or folder (default: the built-in flip-flop study).")] = None,
+    study: Annotated[
+        Path | None,
+        typer.Argument(help="Study TOML or folder (default: the built-in flip-flop study)."),
+    ] = None,
     force: ForceOpt = None,
-    out: Annotated[Path | None, typer.Option(help="Study folder (default: the spec's output, else its name).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Study folder (default: the spec's output, else its name).")
+    ] = None,
     dask: DaskOpt = None,
     threads: ThreadsOpt = None,
     device: DeviceOpt = None,
@@ -191,7 +212,9 @@ def run(
 def _stage_command(stage: str, summary: str):
     def command(
         study: StudyArg,
-        force: Annotated[bool, typer.Option("--force", help="Recompute it (and what follows).")] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="Recompute it (and what follows).")
+        ] = False,
         dask: DaskOpt = None,
         threads: ThreadsOpt = None,
         device: DeviceOpt = None,
@@ -203,8 +226,12 @@ def _stage_command(stage: str, summary: str):
     return command
 
 
-app.command("train")(_stage_command("train", "Train the study's networks (skips those already trained)."))
-app.command("analyze")(_stage_command("analyze", "Fixed points, linearization and graphs of every network."))
+app.command("train")(
+    _stage_command("train", "Train the study's networks (skips those already trained).")
+)
+app.command("analyze")(
+    _stage_command("analyze", "Fixed points, linearization and graphs of every network.")
+)
 app.command("compare")(_stage_command("compare", "Distance matrices, embeddings, silhouettes."))
 app.command("report")(_stage_command("report", "Write the study's HTML report (if not current)."))
 
@@ -228,7 +255,9 @@ def status_command(study: StudyArg) -> None:
 
 @app.command()
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the example study.")] = Path("study.toml"),
+    path: Annotated[Path, typer.Argument(help="Where to write the example study.")] = Path(
+        "study.toml"
+    ),
     overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
     """Write a commented example study file."""

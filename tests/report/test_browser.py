@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnscope.report import SECTIONS
-from rnnscope.report import build_report
+from rnnscope.report import SECTIONS, build_report
 from rnnscope.study import StudySpec, load, run_study
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

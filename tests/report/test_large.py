@@ -25,7 +25,10 @@ def test_report_for_2000_networks(tmp_path):
     d = rng.random((n, n))
     d = (d + d.T) / 2
     np.fill_diagonal(d, 0)
-    store.save_arrays(store.compare_path("svcca"), {"networks": np.arange(n), "embedding": rng.normal(size=(n, 2))})
+    store.save_arrays(
+        store.compare_path("svcca"),
+        {"networks": np.arange(n), "embedding": rng.normal(size=(n, 2))},
+    )
     np.save(store.compare_path("svcca", ".distances.npy"), d.astype(np.float32))
     store.finish_stage("compare", {"silhouette_by_architecture": {"svcca": 0.01}})
     with load(store.root) as study:

@@ -22,7 +22,9 @@ batch_size = 16
 """
 
 
-def tiny(folder: Path, archs='["gru", "vanilla"]', steps=200, seeds=2, hidden=8, name="tiny.toml") -> Path:
+def tiny(
+    folder: Path, archs='["gru", "vanilla"]', steps=200, seeds=2, hidden=8, name="tiny.toml"
+) -> Path:
     path = folder / name
     path.write_text(TINY.format(archs=archs, steps=steps, seeds=seeds, hidden=hidden))
     return path

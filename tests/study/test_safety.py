@@ -62,8 +62,13 @@ def test_grid_growth_extends_the_study(tmp_path):
     with load(root) as study:
         assert study.distances("svcca").shape == (6, 6)
         history = study.spec_history
-    assert history["reason"].tolist()[0] == "created" and "grid grown: grid.seeds" in history["reason"].iloc[-1]
-    assert StudySpec.model_validate_json(history["spec"].iloc[0]).grid.seeds == 2  # the original is kept
+    assert (
+        history["reason"].tolist()[0] == "created"
+        and "grid grown: grid.seeds" in history["reason"].iloc[-1]
+    )
+    assert (
+        StudySpec.model_validate_json(history["spec"].iloc[0]).grid.seeds == 2
+    )  # the original is kept
 
 
 @pytest.mark.parametrize(
@@ -113,7 +118,10 @@ def test_two_study_files_in_one_folder_do_not_share_results(tmp_path, monkeypatc
     assert cli("run", first).exit_code == 0
     result = cli("run", second)  # same default folder (the default name), another task
     assert result.exit_code == 1
-    assert "rnnscope-study holds results of a different study (task.options.bits 2 → 3)" in result.output
+    assert (
+        "rnnscope-study holds results of a different study (task.options.bits 2 → 3)"
+        in result.output
+    )
     with load(tmp_path / "rnnscope-study") as study:
         assert study.spec.task.options == {"bits": 2, "steps": 20}
 
@@ -157,7 +165,7 @@ def test_a_second_run_on_the_same_folder_fails_at_once(tmp_path):
 
 # ------------------------------------------------------------------ recovery
 def test_a_lost_params_file_is_retrained_alone(finished, tmp_path):
-    root, spec = copy_of(finished, tmp_path)
+    root, _spec = copy_of(finished, tmp_path)
     store = Store(root)
     stamps = {n: store.params_path(n).stat().st_mtime_ns for n in range(4)}
     store.params_path(1).unlink()
@@ -182,7 +190,9 @@ def test_report_escapes_store_strings(finished, tmp_path):
     evil = "solved<img src=x onerror=alert(1)>"
     with sqlite3.connect(root / "index.sqlite") as db:
         db.execute("UPDATE networks SET status=? WHERE network=0", (evil,))
-        (version, text), = db.execute("SELECT version, spec FROM specs ORDER BY version DESC LIMIT 1")
+        ((version, text),) = db.execute(
+            "SELECT version, spec FROM specs ORDER BY version DESC LIMIT 1"
+        )
         spec = json.loads(text)
         spec["name"] = "tiny<script>x</script>"
         db.execute("UPDATE specs SET spec=? WHERE version=?", (json.dumps(spec), version))
@@ -191,7 +201,9 @@ def test_report_escapes_store_strings(finished, tmp_path):
     page = path.read_text()
     assert "<img src=x" not in page and "<script>x</script>" not in page
     assert "solved&lt;img src=x onerror=alert(1)&gt;" in page
-    assert not [p for p in (root / "report" / "figures").iterdir() if p.name.startswith(".")]  # no temporaries
+    assert not [
+        p for p in (root / "report" / "figures").iterdir() if p.name.startswith(".")
+    ]  # no temporaries
     assert all(p.stat().st_size > 0 for p in (root / "report" / "figures").iterdir())
 
 
@@ -212,17 +224,34 @@ def test_report_is_rebuilt_only_when_out_of_date(finished, tmp_path):
     "text, match",
     [
         ("", "empty; a study names at least"),
-        ("[grid]\nseeds = 1000000000\n", "grid.seeds: Input should be less than or equal to 100000"),
-        ('[grid]\narchitectures = ["gru"]\nhidden_sizes = [1000000]\n', "hidden sizes must lie in 1 … 4096"),
-        ("[grid]\nlearning_rates = [inf]\n", "grid.learning_rates.0: Input should be a finite number"),
+        (
+            "[grid]\nseeds = 1000000000\n",
+            "grid.seeds: Input should be less than or equal to 100000",
+        ),
+        (
+            '[grid]\narchitectures = ["gru"]\nhidden_sizes = [1000000]\n',
+            "hidden sizes must lie in 1 … 4096",
+        ),
+        (
+            "[grid]\nlearning_rates = [inf]\n",
+            "grid.learning_rates.0: Input should be a finite number",
+        ),
         ("[grid]\nl2 = [nan]\n", "grid.l2.0: Input should be a finite number"),
         ("[task]\noptions = { steps = 100000000 }\n", "steps = 1e\\+08 is too large"),
-        ("[fixed_points]\ncandidates = 100000000\n", "fixed_points.candidates: Input should be less than"),
+        (
+            "[fixed_points]\ncandidates = 100000000\n",
+            "fixed_points.candidates: Input should be less than",
+        ),
         ("[grid]\nseeds = 30000\nhidden_sizes = [8, 16]\n", "the grid holds 240,000 networks"),
         ("[probe]\nbatch_size = 60000\n", "probe: 60000 trials × 100 steps"),
-        ("[train]\nmax_epochs = 3\n", "train.max_epochs: unknown key for trial tasks like 'flipflop'"),
-        ('[task]\nname = "sentiment"\noptions = { corpus = "synthetic" }\n[fixed_points]\ngraph = true\n',
-         "fixed_points.graph: unknown key for text tasks like 'sentiment'"),
+        (
+            "[train]\nmax_epochs = 3\n",
+            "train.max_epochs: unknown key for trial tasks like 'flipflop'",
+        ),
+        (
+            '[task]\nname = "sentiment"\noptions = { corpus = "synthetic" }\n[fixed_points]\ngraph = true\n',
+            "fixed_points.graph: unknown key for text tasks like 'sentiment'",
+        ),
         ('output = ""\n', "output: must name a folder"),
     ],
 )
@@ -238,7 +267,9 @@ def test_bad_values_are_refused_before_anything_is_allocated(tmp_path, text, mat
 
 
 def test_a_study_whose_networks_all_diverged_says_so(tmp_path):
-    spec = StudySpec.model_validate(spec_dict(grid={"learning_rates": [1e9]}, train={"grad_clip": 0.0, "max_steps": 30}))
+    spec = StudySpec.model_validate(
+        spec_dict(grid={"learning_rates": [1e9]}, train={"grad_clip": 0.0, "max_steps": 30})
+    )
     run_study(spec, tmp_path / "s").close()
     summary = (tmp_path / "s" / "report" / "summary.txt").read_text()
     assert "every network diverged (4 of 4)" in summary
@@ -252,10 +283,19 @@ def test_a_study_whose_networks_all_diverged_says_so(tmp_path):
 @pytest.mark.parametrize(
     "damage, match",
     [
-        (lambda r: (r / "index.sqlite").write_bytes(b"garbage" * 100), "index.sqlite: not a readable SQLite index"),
-        (lambda r: (r / "index.sqlite").write_bytes((r / "index.sqlite").read_bytes()[:100]), "index.sqlite"),
+        (
+            lambda r: (r / "index.sqlite").write_bytes(b"garbage" * 100),
+            "index.sqlite: not a readable SQLite index",
+        ),
+        (
+            lambda r: (r / "index.sqlite").write_bytes((r / "index.sqlite").read_bytes()[:100]),
+            "index.sqlite",
+        ),
         (lambda r: (r / "store.json").write_text("[1, 2]"), "store.json: not an rnnscope store"),
-        (lambda r: (r / "store.json").write_text('{"format": "rnnscope-store", "version": 1}'), "version 1 was written by an older"),
+        (
+            lambda r: (r / "store.json").write_text('{"format": "rnnscope-store", "version": 1}'),
+            "version 1 was written by an older",
+        ),
     ],
 )
 def test_a_damaged_store_is_one_line_through_the_cli(finished, tmp_path, damage, match):
@@ -294,7 +334,7 @@ def test_status_reads_a_read_only_folder(finished, tmp_path):
 
 
 def test_folder_argument_with_out_and_init_errors(finished, tmp_path):
-    root, spec = copy_of(finished, tmp_path)
+    root, _spec = copy_of(finished, tmp_path)
     result = cli("run", root, "--out", tmp_path / "other")
     assert result.exit_code == 1 and "--out applies to a study file" in result.output
     result = cli("init", tmp_path / "missing" / "study.toml")

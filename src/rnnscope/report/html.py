@@ -128,7 +128,10 @@ def _representatives(study: Study, analyzed: pd.DataFrame) -> dict[str, tuple[in
         if study.family.name == "text":
             pick, why = int(np.argmax(acc)), f"best validation accuracy of {len(rows)}"
         else:
-            pick, why = int(np.argsort(acc, kind="stable")[len(rows) // 2]), f"median accuracy of {len(rows)}"
+            pick, why = (
+                int(np.argsort(acc, kind="stable")[len(rows) // 2]),
+                f"median accuracy of {len(rows)}",
+            )
         out[arch] = (int(rows.iloc[pick]["network"]), why)
     return out
 
@@ -184,7 +187,11 @@ def build_report(study: Study, *, max_network_pages: int = 50, executor=None) ->
         arch = dict(zip(frame["network"].astype(int), frame["architecture"], strict=True))
         fig, _ = figures.loss_curves(histories, arch)
         parts.append('<div class="figs">' + figs.add(fig, "loss_curves") + "</div>")
-        acc = frame[frame["trained"]].groupby("architecture")["accuracy"].agg(["count", "min", "median", "max"])
+        acc = (
+            frame[frame["trained"]]
+            .groupby("architecture")["accuracy"]
+            .agg(["count", "min", "median", "max"])
+        )
         parts.append(_table(acc, float_format="%.4f", classes="acc"))
     else:
         parts.append(_note("No training curves yet: the train stage has not run."))
@@ -201,12 +208,18 @@ def build_report(study: Study, *, max_network_pages: int = 50, executor=None) ->
         stable = fps.is_stable.numpy() if len(fps) else np.zeros(0, bool)
         title = f"{arch}, network {n}"
         blocks = []
-        fig, _ = figures.state_space(probe, fps.points.numpy(), index, fps.q.numpy(), fps.kind == "fixed", edges, title)
-        blocks.append(figs.add(fig, f"state_space_{arch}", "trajectories and fixed points, top 2 PCs"))
+        fig, _ = figures.state_space(
+            probe, fps.points.numpy(), index, fps.q.numpy(), fps.kind == "fixed", edges, title
+        )
+        blocks.append(
+            figs.add(fig, f"state_space_{arch}", "trajectories and fixed points, top 2 PCs")
+        )
         if len(fps):
             ev = fps.eigenvalues.numpy()
             fig, _ = figures.eigenvalue_spectrum(ev, stable, title)
-            blocks.append(figs.add(fig, f"spectrum_{arch}", "Jacobian eigenvalues vs the unit circle"))
+            blocks.append(
+                figs.add(fig, f"spectrum_{arch}", "Jacobian eigenvalues vs the unit circle")
+            )
             fig, _ = figures.time_constants(ev, stable, title=title)
             blocks.append(figs.add(fig, f"time_constants_{arch}", "slowest modes at stable points"))
         parts.append(f'<h3 id="arch-{_e(_safe(arch))}">{_e(arch)}: network {n} ({_e(why)}): {len(fps)} fixed points, '
@@ -257,7 +270,9 @@ def build_report(study: Study, *, max_network_pages: int = 50, executor=None) ->
     parts.append("</section>")
 
     seconds = time.perf_counter() - started
-    parts.append(f"<p style='color:#888'>Report built in {seconds:.1f} s with {figs.count} figures.</p>")
+    parts.append(
+        f"<p style='color:#888'>Report built in {seconds:.1f} s with {figs.count} figures.</p>"
+    )
     page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{_e(spec.name)} — rnnscope report</title><style>{_CSS}</style></head><body>"
@@ -334,12 +349,21 @@ def _flipflop(study, analyzed, representatives, arrays, figs) -> str:
         y = fps.points.numpy()[:, :hidden] @ params["W_out"][0] + params["b_out"][0]
         labels = [tuple(np.where(np.abs(r) < 0.5, 0, np.sign(r)).astype(int)) for r in y]
         stable = fps.is_stable.numpy() if len(fps) else np.zeros(0, bool)
-        fig, _ = figures.transition_graph(labels, edges, stable, f"{arch}, network {n} ({why}): transition graph")
-        out.append(figs.add(fig, f"transition_graph_{arch}", "saddles (red) joining stable corners"))
+        fig, _ = figures.transition_graph(
+            labels, edges, stable, f"{arch}, network {n} ({why}): transition graph"
+        )
+        out.append(
+            figs.add(fig, f"transition_graph_{arch}", "saddles (red) joining stable corners")
+        )
     out.append("</div>")
     corners = [int(arrays[int(n)].get("readout_corners", 0)) for n in analyzed["network"]]
     table = pd.DataFrame({"architecture": analyzed["architecture"].tolist(), "corners": corners})
-    out.append(_table(table.groupby("architecture")["corners"].agg(["count", "min", "median", "max"]), float_format="%.0f"))
+    out.append(
+        _table(
+            table.groupby("architecture")["corners"].agg(["count", "min", "median", "max"]),
+            float_format="%.0f",
+        )
+    )
     return "".join(out)
 
 
@@ -362,7 +386,9 @@ def _sentiment(study, analyzed, representatives, arrays, figs) -> str:
     out = []
     baseline = study.baseline()
     if baseline is not None:
-        out.append(f"<p>Bag-of-words logistic regression, same split: test accuracy <b>{float(baseline['test_accuracy']):.4f}</b>.</p>")
+        out.append(
+            f"<p>Bag-of-words logistic regression, same split: test accuracy <b>{float(baseline['test_accuracy']):.4f}</b>.</p>"
+        )
     out.append(
         "<p>Fixed points: zero-input points with ‖F(h) − h‖²/S &lt; the "
         "study's <code>tol_q_mean</code>. <code>line_attractor</code> is 1 when the points' first "
@@ -378,12 +404,20 @@ def _sentiment(study, analyzed, representatives, arrays, figs) -> str:
         "the nearest fixed point, on the probe reviews (<code>probe_accuracy</code>: the "
         "network itself on them).</p>"
     )
-    best = table.loc[table.groupby("architecture", sort=False)["accuracy"].idxmax()].set_index("architecture")
+    best = table.loc[table.groupby("architecture", sort=False)["accuracy"].idxmax()].set_index(
+        "architecture"
+    )
     out.append("<h3>Best network per architecture (validation accuracy)</h3>")
     out.append(_table(best.T, float_format="%.3g", classes="acc"))
     out.append("<h3>Medians per architecture</h3>")
     columns = [c for c in table.columns if c not in ("network", "architecture", "accuracy")]
-    out.append(_table(table.groupby("architecture", sort=False)[columns].median().T, float_format="%.3g", classes="acc"))
+    out.append(
+        _table(
+            table.groupby("architecture", sort=False)[columns].median().T,
+            float_format="%.3g",
+            classes="acc",
+        )
+    )
     valence = {arch: arrays[n]["sentiment_valence"] for arch, (n, _) in representatives.items()}
     if valence:
         first = next(iter(representatives.values()))[0]
@@ -439,10 +473,20 @@ def network_page(root: str, network: int) -> str:
         fps, edges, probe, index = _fixed_point_view(study, n)
         folder = study.root / "report" / "networks" / "figures"
         sub = _Figures(folder)
-        fig, _ = figures.state_space(probe, fps.points.numpy(), index, fps.q.numpy(), fps.kind == "fixed", edges, f"network {n}")
+        fig, _ = figures.state_space(
+            probe,
+            fps.points.numpy(),
+            index,
+            fps.q.numpy(),
+            fps.kind == "fixed",
+            edges,
+            f"network {n}",
+        )
         body = sub.add(fig, f"state_space_{n:05d}")
         if len(fps):
-            fig, _ = figures.eigenvalue_spectrum(fps.eigenvalues.numpy(), fps.is_stable.numpy(), f"network {n}")
+            fig, _ = figures.eigenvalue_spectrum(
+                fps.eigenvalues.numpy(), fps.is_stable.numpy(), f"network {n}"
+            )
             body += sub.add(fig, f"spectrum_{n:05d}")
         accuracy = "–" if pd.isna(row["accuracy"]) else f"{row['accuracy']:.4f}"
         facts = _e(
@@ -459,7 +503,12 @@ def network_page(root: str, network: int) -> str:
 def _network_pages(study: Study, frame, representatives, limit, executor) -> set[int]:
     """Per-network pages for the representatives and the first ``limit`` analyzed
     networks, rendered on ``executor``; returns the ids that have one."""
-    chosen = list(dict.fromkeys([n for n, _ in representatives.values()] + frame.loc[frame["analyzed"], "network"].tolist()))
+    chosen = list(
+        dict.fromkeys(
+            [n for n, _ in representatives.values()]
+            + frame.loc[frame["analyzed"], "network"].tolist()
+        )
+    )
     chosen = [int(n) for n in chosen[:limit]]
     folder = study.root / "report" / "networks"
     executor = executor or InProcess()
@@ -478,7 +527,13 @@ def _network_table(frame: pd.DataFrame, pages: set[int]) -> str:
         cells = []
         for c, v in zip(cols, r, strict=True):
             missing = v is None or (isinstance(v, float) and np.isnan(v))
-            text = "" if missing else (f"{v:.4f}" if c == "accuracy" else f"{v:g}" if isinstance(v, float) else str(v))
+            text = (
+                ""
+                if missing
+                else (
+                    f"{v:.4f}" if c == "accuracy" else f"{v:g}" if isinstance(v, float) else str(v)
+                )
+            )
             text = _e(text)
             if c == "network" and int(v) in pages:
                 text = f'<a href="networks/network-{int(v):05d}.html">{int(v)}</a>'

@@ -55,7 +55,9 @@ class TrialFamily:
         task = self.task(spec)
         arch = row["architecture"]
         options = {"activation": _activation(row)} if arch in ACTIVATION_ARCHITECTURES else {}
-        return RNN(make_cell(arch, int(row["hidden_size"]), task.input_size, **options), task.output_size)
+        return RNN(
+            make_cell(arch, int(row["hidden_size"]), task.input_size, **options), task.output_size
+        )
 
     def train(self, spec, rows: pd.DataFrame, *, device: str = "cpu"):
         t = spec.train
@@ -155,14 +157,19 @@ class TextFamily(TrialFamily):
         if not path.exists():
             store.save_arrays(path, _text.fit_baseline(self.task(spec)))
         baseline = store.load_arrays(path)
-        return {"words": _text.valence_words(baseline), "baseline_accuracy": float(baseline["test_accuracy"])}
+        return {
+            "words": _text.valence_words(baseline),
+            "baseline_accuracy": float(baseline["test_accuracy"]),
+        }
 
     def probe_states(self, spec, row, params, *, device: str = "cpu") -> np.ndarray:
         """Hidden states on the probe reviews, padded steps dropped: ``[1, tokens, hidden]``."""
         from . import _text
 
         net = self.network(spec, row)
-        tokens, lengths, _ = _text.probe_texts(self.task(spec), spec.probe.batch_size, spec.probe.seed)
+        tokens, lengths, _ = _text.probe_texts(
+            self.task(spec), spec.probe.batch_size, spec.probe.seed
+        )
         with torch.no_grad():
             states, _ = net.run(_tensors(params, device), tokens, lengths)
         mask = torch.arange(tokens.shape[1])[None, :] < lengths[:, None]
@@ -171,7 +178,9 @@ class TextFamily(TrialFamily):
     def analyze(self, spec, row, params, setup: dict, *, device: str = "cpu") -> dict:
         from . import _text
 
-        return _text.analyze_text_network(spec, self.task(spec), pd.Series(row), params, setup["words"])
+        return _text.analyze_text_network(
+            spec, self.task(spec), pd.Series(row), params, setup["words"]
+        )
 
     def readout_table(self, table: pd.DataFrame, per_network: list[dict]) -> pd.DataFrame | None:
         from . import _text
@@ -228,8 +237,12 @@ def fixed_point_arrays(fps, state_size: int, input_size: int, *, dtype=np.float6
         "input_jacobians": np.zeros((0, state_size, input_size), dtype)
         if empty
         else lin.input_jacobian.cpu().numpy().astype(dtype),
-        "eigenvalues_real": np.zeros((0, state_size)) if empty else lin.eigenvalues.real.cpu().numpy(),
-        "eigenvalues_imag": np.zeros((0, state_size)) if empty else lin.eigenvalues.imag.cpu().numpy(),
+        "eigenvalues_real": np.zeros((0, state_size))
+        if empty
+        else lin.eigenvalues.real.cpu().numpy(),
+        "eigenvalues_imag": np.zeros((0, state_size))
+        if empty
+        else lin.eigenvalues.imag.cpu().numpy(),
     }
 
 
@@ -246,7 +259,9 @@ def fixed_points_from_arrays(a: dict):
             torch.from_numpy(a["inputs"]),
             torch.from_numpy(np.asarray(a["jacobians"], dtype=np.float64)),
             torch.from_numpy(np.asarray(a["input_jacobians"], dtype=np.float64)),
-            torch.complex(torch.from_numpy(a["eigenvalues_real"]), torch.from_numpy(a["eigenvalues_imag"])),
+            torch.complex(
+                torch.from_numpy(a["eigenvalues_real"]), torch.from_numpy(a["eigenvalues_imag"])
+            ),
         )
     fps = dynamics.FixedPoints(
         points,

@@ -85,13 +85,19 @@ class Study:
     def comparisons(self) -> list[str]:
         """Names of the distance matrices the compare stage stored."""
         info = self.stage("compare") or {}
-        return [n for n in info.get("silhouette_by_architecture", {}) if self.store.compare_path(n).exists()]
+        return [
+            n
+            for n in info.get("silhouette_by_architecture", {})
+            if self.store.compare_path(n).exists()
+        ]
 
     def _row(self, network: int) -> dict:
         rows = self.store.networks()
         match = rows[rows["network"] == int(network)]
         if match.empty:
-            raise KeyError(f"no network {network} in {self.root}; ids are study.networks['network'].")
+            raise KeyError(
+                f"no network {network} in {self.root}; ids are study.networks['network']."
+            )
         return {k: (None if pd.isna(v) else v) for k, v in match.iloc[0].to_dict().items()}
 
     # ---------------------------------------------------------- per network
@@ -127,7 +133,9 @@ class Study:
         a = self.analysis(network)
         points = torch.from_numpy(a["points"])
         if not len(points):
-            fps, _ = fixed_points_from_arrays({**a, "jacobians": np.zeros((0, 0, 0)), "input_jacobians": np.zeros((0, 0, 0))})
+            fps, _ = fixed_points_from_arrays(
+                {**a, "jacobians": np.zeros((0, 0, 0)), "input_jacobians": np.zeros((0, 0, 0))}
+            )
             return fps
         lin = dynamics.linearize(self.step(network), points, torch.from_numpy(a["inputs"]))
         return dynamics.FixedPoints(
@@ -167,13 +175,21 @@ class Study:
         d = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
         if not as_frame:
             return ids, d
-        return pd.DataFrame(np.asarray(d, dtype=np.float64), index=pd.Index(ids, name="network"), columns=ids)
+        return pd.DataFrame(
+            np.asarray(d, dtype=np.float64), index=pd.Index(ids, name="network"), columns=ids
+        )
 
     def embedding(self, name: str) -> pd.DataFrame:
         """The 2-D embedding (classical MDS) of distance matrix ``name``: ``network, x, y``
         with the networks' architecture and activation."""
         data = self._compare_file(name)
-        frame = pd.DataFrame({"network": data["networks"], "x": data["embedding"][:, 0], "y": data["embedding"][:, 1]})
+        frame = pd.DataFrame(
+            {
+                "network": data["networks"],
+                "x": data["embedding"][:, 0],
+                "y": data["embedding"][:, 1],
+            }
+        )
         info = self.networks.set_index("network")[["architecture", "activation", "hidden_size"]]
         return frame.join(info, on="network")
 

@@ -88,7 +88,9 @@ class GridSpec(_Strict):
     activations: list[str] = Field(default_factory=lambda: ["tanh"], min_length=1)
     learning_rates: list[float] = Field(default_factory=lambda: [1e-2], min_length=1)
     l2: list[float] = Field(default_factory=lambda: [0.0], min_length=1)
-    seeds: int = Field(4, gt=0, le=MAX_NETWORKS, description="networks per grid point: seeds 0 … seeds-1")
+    seeds: int = Field(
+        4, gt=0, le=MAX_NETWORKS, description="networks per grid point: seeds 0 … seeds-1"
+    )
 
     @field_validator("architectures")
     @classmethod
@@ -269,12 +271,17 @@ class StudySpec(_Strict):
         from .families import family_of
 
         task = data.get("task", {})
-        name = task.get("name", "flipflop") if isinstance(task, dict) else getattr(task, "name", None)
+        name = (
+            task.get("name", "flipflop") if isinstance(task, dict) else getattr(task, "name", None)
+        )
         if name not in TASKS:
             return data  # TaskSpec reports it
         family = family_of(name)
         data = dict(data)
-        for key, section in (("train", family.train_spec), ("fixed_points", family.fixed_point_spec)):
+        for key, section in (
+            ("train", family.train_spec),
+            ("fixed_points", family.fixed_point_spec),
+        ):
             raw = data.get(key, {})
             if isinstance(raw, BaseModel):
                 raw = raw.model_dump()

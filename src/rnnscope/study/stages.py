@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from .. import compare
 from .._progress import Meter
 from ..train import make_grid
@@ -46,7 +47,9 @@ def _quiet(line: str) -> None:
 
 
 # ------------------------------------------------------------------- open a study
-def open_study(spec: StudySpec, root: str | Path, *, force: str | None = None, log: Log = _quiet) -> Store:
+def open_study(
+    spec: StudySpec, root: str | Path, *, force: str | None = None, log: Log = _quiet
+) -> Store:
     """Open (or create) the store for ``spec`` as its one writer.
 
     Same spec → resume. The grid only grew → extend (new networks are trained,
@@ -65,11 +68,15 @@ def open_study(spec: StudySpec, root: str | Path, *, force: str | None = None, l
             try:
                 old = StudySpec.model_validate_json(stored)
             except ValueError as err:
-                raise StoreError(f"{store.root}/index.sqlite: its spec no longer validates ({err}); start a new folder.") from None
+                raise StoreError(
+                    f"{store.root}/index.sqlite: its spec no longer validates ({err}); start a new folder."
+                ) from None
             change = spec_change(old, spec)
             if change.changed and not _has_results(store, change.stage):
                 # nothing computed yet by the stages the change affects: nothing to mix
-                store.record_spec(spec_json, f"changed before {change.stage} ran: {', '.join(change.changed)}")
+                store.record_spec(
+                    spec_json, f"changed before {change.stage} ran: {', '.join(change.changed)}"
+                )
             elif change.changed:
                 order = ("train", "analyze", "compare", "report")
                 if force is None or order.index(force) > order.index(change.stage):
@@ -160,11 +167,15 @@ def _run(executor, fn, tagged: Iterable[tuple[object, tuple]], window: int | Non
 
 def _grid(spec: StudySpec) -> pd.DataFrame:
     g = spec.grid
-    return make_grid(g.architectures, g.hidden_sizes, g.activations, g.learning_rates, g.l2, list(range(g.seeds)))
+    return make_grid(
+        g.architectures, g.hidden_sizes, g.activations, g.learning_rates, g.l2, list(range(g.seeds))
+    )
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in frame.to_dict("records")]
+    return [
+        {k: (None if pd.isna(v) else v) for k, v in r.items()} for r in frame.to_dict("records")
+    ]
 
 
 # --------------------------------------------------------------------------- train
@@ -175,7 +186,9 @@ def train_unit(spec_json: str, rows: list[dict], device: str = "cpu"):
     params = {}
     for group in result.groups:
         for i, network in enumerate(group.ids):
-            params[network] = {k: v[i : i + 1].detach().cpu().numpy() for k, v in group.params.items()}
+            params[network] = {
+                k: v[i : i + 1].detach().cpu().numpy() for k, v in group.params.items()
+            }
     history = {
         int(network): {c: h[c].to_numpy(dtype=float) for c in ("step", "loss", "accuracy")}
         for network, h in result.history.groupby("network")
@@ -183,17 +196,25 @@ def train_unit(spec_json: str, rows: list[dict], device: str = "cpu"):
     return result.networks.to_dict("records"), params, history
 
 
-def _verify(store: Store, frame: pd.DataFrame, column: str, path_of, stage: str, log: Log) -> pd.DataFrame:
+def _verify(
+    store: Store, frame: pd.DataFrame, column: str, path_of, stage: str, log: Log
+) -> pd.DataFrame:
     """Networks marked done whose file is missing or corrupt become not done."""
-    bad = [int(n) for n in frame.loc[frame[column], "network"] if not store.readable(path_of(int(n)))]
+    bad = [
+        int(n) for n in frame.loc[frame[column], "network"] if not store.readable(path_of(int(n)))
+    ]
     if bad:
         store.unmark(stage, bad)
-        log(f"{stage}: {len(bad)} network(s) had a missing or corrupt file ({', '.join(map(str, bad[:10]))}); redoing them")
+        log(
+            f"{stage}: {len(bad)} network(s) had a missing or corrupt file ({', '.join(map(str, bad[:10]))}); redoing them"
+        )
         frame = store.networks()
     return frame
 
 
-def train_stage(spec: StudySpec, store: Store, *, executor=None, progress=False, log: Log = _quiet) -> None:
+def train_stage(
+    spec: StudySpec, store: Store, *, executor=None, progress=False, log: Log = _quiet
+) -> None:
     executor = executor or InProcess()
     family = family_of(spec.task.name)
     grid = store.add_networks(_grid(spec))
@@ -204,21 +225,25 @@ def train_stage(spec: StudySpec, store: Store, *, executor=None, progress=False,
     chunk = spec.run.train_chunk
     units = [
         rows[i : i + chunk]
-        for _, group in todo.assign(activation=todo["activation"].astype(object)).groupby(keys, sort=False, dropna=False)
+        for _, group in todo.assign(activation=todo["activation"].astype(object)).groupby(
+            keys, sort=False, dropna=False
+        )
         for rows in [_records(group)]
         for i in range(0, len(rows), chunk)
     ]
     spec_json = spec.model_dump_json()
-    bar = Meter(total=len(todo), label="train", enabled=progress, log=log)
+    bar = Meter(len(todo), "train", enabled=progress)
     # a network trains the same whichever chunk it is in, so chunks commit one by one
-    for _, done in _run(executor, train_unit, ((None, (spec_json, rows, spec.run.device)) for rows in units)):
+    for _, done in _run(
+        executor, train_unit, ((None, (spec_json, rows, spec.run.device)) for rows in units)
+    ):
         records, params, history = done.value
         store.mark_trained(records, params, history, where=(done.host, done.pid))
         bar.advance(len(records))
     bar.close()
     if units:
         store.reset("compare")  # new networks: comparisons and summary are out of date
-    info = {"networks": int(len(grid))}
+    info = {"networks": len(grid)}
     setup = family.setup(spec, store)
     if "baseline_accuracy" in setup:
         info["bag_of_words_test_accuracy"] = setup["baseline_accuracy"]
@@ -248,12 +273,16 @@ def analyze_unit(spec_json: str, row: dict, params: dict, setup: dict, device: s
     return int(row["network"]), arrays, _counts(arrays)
 
 
-def analyze_stage(spec: StudySpec, store: Store, *, executor=None, progress=False, log: Log = _quiet) -> None:
+def analyze_stage(
+    spec: StudySpec, store: Store, *, executor=None, progress=False, log: Log = _quiet
+) -> None:
     executor = executor or InProcess()
     family = family_of(spec.task.name)
     frame = store.networks()
     if not frame["trained"].all():
-        raise RuntimeError("not every network is trained yet; run the train stage first (`rnnscope run STUDY`).")
+        raise RuntimeError(
+            "not every network is trained yet; run the train stage first (`rnnscope run STUDY`)."
+        )
     frame = _verify(store, frame, "analyzed", store.analysis_path, "analyze", log)
     todo = frame[~frame["analyzed"] & (frame["status"] != "diverged")]
     unreadable = [int(n) for n in todo["network"] if not store.readable(store.params_path(int(n)))]
@@ -263,10 +292,19 @@ def analyze_stage(spec: StudySpec, store: Store, *, executor=None, progress=Fals
     setup = family.setup(spec, store)
     spec_json = spec.model_dump_json()
     units = (
-        (None, (spec_json, row, store.load_arrays(store.params_path(int(row["network"]))), setup, spec.run.device))
+        (
+            None,
+            (
+                spec_json,
+                row,
+                store.load_arrays(store.params_path(int(row["network"]))),
+                setup,
+                spec.run.device,
+            ),
+        )
         for row in _records(todo)
     )
-    bar = Meter(total=len(todo), label="analyze", enabled=progress, log=log)
+    bar = Meter(len(todo), "analyze", enabled=progress)
     for _, done in _run(executor, analyze_unit, units):
         network, arrays, counts = done.value
         store.mark_analyzed(network, arrays, counts, where=(done.host, done.pid))
@@ -279,11 +317,13 @@ def analyze_stage(spec: StudySpec, store: Store, *, executor=None, progress=Fals
             f"{store.root}: the parameters of network(s) {', '.join(map(str, unreadable[:10]))} are missing or corrupt; "
             "they are marked untrained — rerun `rnnscope run STUDY` to retrain just them."
         )
-    store.finish_stage("analyze", {"networks": int(len(frame))})
+    store.finish_stage("analyze", {"networks": len(frame)})
 
 
 # ------------------------------------------------------------------------- compare
-def prepare_unit(spec_json: str, rows: list[dict], params: list[dict], metrics: list[str], device: str = "cpu"):
+def prepare_unit(
+    spec_json: str, rows: list[dict], params: list[dict], metrics: list[str], device: str = "cpu"
+):
     """Unit of work: each network's probe states (rebuilt from its parameters) reduced
     to one representation per geometry metric — computed once per network."""
     spec = StudySpec.model_validate_json(spec_json)
@@ -320,17 +360,23 @@ def _prepared_path(store: Store, metric: str, network: int) -> Path:
     return store.root / "compare" / "prepared" / metric / f"network-{network:05d}.npz"
 
 
-def compare_stage(spec: StudySpec, store: Store, *, executor=None, progress=False, log: Log = _quiet) -> None:
+def compare_stage(
+    spec: StudySpec, store: Store, *, executor=None, progress=False, log: Log = _quiet
+) -> None:
     if store.stage_done("compare"):
         return
     executor = executor or InProcess()
     frame = store.networks()
     live = frame[frame["status"] != "diverged"]
     if not live["analyzed"].all():
-        raise RuntimeError("not every network is analyzed yet; run the analyze stage first (`rnnscope run STUDY`).")
+        raise RuntimeError(
+            "not every network is analyzed yet; run the analyze stage first (`rnnscope run STUDY`)."
+        )
     rows = live.reset_index(drop=True)
     if len(rows) < 2:
-        reason = f"{len(rows)} of {len(frame)} networks trained without diverging: nothing to compare"
+        reason = (
+            f"{len(rows)} of {len(frame)} networks trained without diverging: nothing to compare"
+        )
         log(f"compare: skipped ({reason})")
         store.finish_stage("compare", {"skipped": reason, "silhouette_by_architecture": {}})
         return
@@ -341,14 +387,18 @@ def compare_stage(spec: StudySpec, store: Store, *, executor=None, progress=Fals
     spec_json = spec.model_dump_json()
 
     # 1. per-network representations, once each (cached until the stage finishes)
-    todo = [i for i, n in enumerate(ids) if not all(_prepared_path(store, m, n).exists() for m in metrics)]
+    todo = [
+        i
+        for i, n in enumerate(ids)
+        if not all(_prepared_path(store, m, n).exists() for m in metrics)
+    ]
     block = spec.run.compare_block
     units = (
         (None, (spec_json, _records(rows.iloc[chunk]), [store.load_arrays(store.params_path(int(ids[i]))) for i in chunk],
                 metrics, spec.run.device))
         for chunk in (todo[s : s + 8] for s in range(0, len(todo), 8))
     )  # fmt: skip
-    bar = Meter(total=len(todo), label="compare: representations", enabled=progress, log=log)
+    bar = Meter(len(todo), "compare: representations", enabled=progress)
     for _, done in _run(executor, prepare_unit, units):
         for network, prepared in done.value:
             for m, arrays in prepared.items():
@@ -377,7 +427,7 @@ def compare_stage(spec: StudySpec, store: Store, *, executor=None, progress=Fals
             paths = [_prepared_path(store, name, int(n)) for n in ids[s : s + block]]
             return [str(p) for p in paths] if shared else _load_prepared(paths)
 
-        bar = Meter(total=len(todo_blocks), label=f"compare {name}", unit="blocks", enabled=progress, log=log)
+        bar = Meter(len(todo_blocks), f"compare {name}", unit="blocks", enabled=progress)
         units = (((i, j), (name, side(i), side(j))) for i, j in todo_blocks)
         for (i, j), done in _run(executor, block_unit, units):
             d = np.asarray(done.value, dtype=np.float32)
@@ -396,7 +446,7 @@ def compare_stage(spec: StudySpec, store: Store, *, executor=None, progress=Fals
         scores[name] = float(compare.silhouette(d, labels)) if 2 <= groups < len(labels) else None
         del matrix, d
         log(f"compare {name}: silhouette by architecture {_fmt(scores[name])}")
-    info = {"silhouette_by_architecture": scores, "networks": int(len(ids))}
+    info = {"silhouette_by_architecture": scores, "networks": len(ids)}
     if spec.compare.recording:
         info["recording"] = _rank_against_recording(spec, store, rows, log)
     shutil.rmtree(store.root / "compare" / "prepared", ignore_errors=True)
@@ -431,7 +481,9 @@ def _rank_against_recording(spec: StudySpec, store: Store, rows: pd.DataFrame, l
         for s in range(0, len(rows), 64):  # blocks of networks: memory bounded by the block
             chunk = _records(rows.iloc[s : s + 64])
             states = [
-                family.probe_states(spec, r, store.load_arrays(store.params_path(int(r["network"]))))
+                family.probe_states(
+                    spec, r, store.load_arrays(store.params_path(int(r["network"])))
+                )
                 for r in chunk
             ]
             states = [x.reshape(-1, x.shape[-1]).astype(np.float64) for x in states]
@@ -439,7 +491,10 @@ def _rank_against_recording(spec: StudySpec, store: Store, rows: pd.DataFrame, l
         order = np.argsort(np.concatenate(distances), kind="stable")
         store.save_arrays(
             store.compare_path(f"recording_{name}"),
-            {"networks": rows["network"].to_numpy()[order], "distances": np.concatenate(distances)[order]},
+            {
+                "networks": rows["network"].to_numpy()[order],
+                "distances": np.concatenate(distances)[order],
+            },
         )
     log(f"ranked {len(rows)} networks against {path}")
     return str(path)
@@ -460,4 +515,3 @@ def status(store: Store) -> pd.DataFrame:
         ("report", int(store.stage_done("report") is not None), 1, store.stage_done("report") is not None),
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=["stage", "done", "of", "finished"])
-

@@ -101,15 +101,23 @@ class StoreError(ValueError):
 
 def network_key(architecture, hidden_size, activation, learning_rate, l2, seed) -> str:
     """The canonical identity of a network: its hyperparameters (floats exactly)."""
-    act = "-" if activation is None or (isinstance(activation, float) and activation != activation) else activation
+    act = (
+        "-"
+        if activation is None or (isinstance(activation, float) and activation != activation)
+        else activation
+    )
     return f"{architecture}|{int(hidden_size)}|{act}|{float(learning_rate)!r}|{float(l2)!r}|{int(seed)}"
 
 
 def _os_error(path: Path, err: OSError) -> StoreError:
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return StoreError(f"{path}: permission denied ({err.strerror}); run where you may write, or give another output folder.")
+        return StoreError(
+            f"{path}: permission denied ({err.strerror}); run where you may write, or give another output folder."
+        )
     if err.errno == errno.ENOSPC:
-        return StoreError(f"{path}: no space left on the device; free some space and rerun (finished work is kept).")
+        return StoreError(
+            f"{path}: no space left on the device; free some space and rerun (finished work is kept)."
+        )
     return StoreError(f"{path}: {err.strerror or err}.")
 
 
@@ -138,7 +146,9 @@ class Store:
                 raise StoreError(f"{self.root}: exists and is not a folder; give another output.")
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
-                self._write_text(manifest, json.dumps({"format": FORMAT, "version": VERSION}, indent=2))
+                self._write_text(
+                    manifest, json.dumps({"format": FORMAT, "version": VERSION}, indent=2)
+                )
             except OSError as err:
                 raise _os_error(self.root, err) from None
         if not manifest.exists():
@@ -146,7 +156,9 @@ class Store:
         try:
             meta = json.loads(manifest.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise StoreError(f"{manifest}: unreadable (not JSON); restore it or start the study in a new folder.") from None
+            raise StoreError(
+                f"{manifest}: unreadable (not JSON); restore it or start the study in a new folder."
+            ) from None
         except OSError as err:
             raise _os_error(manifest, err) from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -175,7 +187,9 @@ class Store:
                     db.execute("SELECT count(*) FROM networks").fetchone()
                 except sqlite3.OperationalError:
                     # a read-only folder: SQLite cannot make the WAL index; read it as is
-                    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, isolation_level=None)
+                    db = sqlite3.connect(
+                        f"file:{path}?mode=ro&immutable=1", uri=True, isolation_level=None
+                    )
                     db.execute("SELECT count(*) FROM networks").fetchone()
                 return db
             db = sqlite3.connect(path, isolation_level=None, timeout=30)
@@ -189,7 +203,9 @@ class Store:
         path = path or self.root / "index.sqlite"
         text = str(err)
         if "readonly" in text or "read-only" in text or "unable to open" in text:
-            return StoreError(f"{path}: cannot write ({text}); run where you may write, or give another output folder.")
+            return StoreError(
+                f"{path}: cannot write ({text}); run where you may write, or give another output folder."
+            )
         if "locked" in text:
             return StoreError(f"{path}: locked by another process ({text}); wait for it and rerun.")
         return StoreError(
@@ -247,7 +263,7 @@ class Store:
                 if holder.get("host") not in (None, me["host"]):
                     raise StoreError(
                         f"{path}: held by a run on {holder['host']} (pid {holder.get('pid')}); if that run is gone, delete {path}."
-                    )
+                    ) from None
                 path.unlink(missing_ok=True)  # stale: its process is gone
                 continue
             except OSError as err:
@@ -273,7 +289,9 @@ class Store:
     def spec_history(self) -> pd.DataFrame:
         """Every spec the study ran with: ``version, reason, written, spec``."""
         with self._sql() as db:
-            return pd.read_sql_query("SELECT version, reason, written, spec FROM specs ORDER BY version", db)
+            return pd.read_sql_query(
+                "SELECT version, reason, written, spec FROM specs ORDER BY version", db
+            )
 
     def record_spec(self, spec_json: str, reason: str) -> None:
         """Append a spec (the earlier ones stay) and write ``spec.json`` for reading."""
@@ -312,7 +330,9 @@ class Store:
     def drop_networks_except(self, ids: list[int]) -> None:
         """Forget networks that are not in ``ids`` (``--force train`` on a changed grid)."""
         keep = set(int(i) for i in ids)
-        gone = [int(n) for (n,) in self._query("SELECT network FROM networks") if int(n) not in keep]
+        gone = [
+            int(n) for (n,) in self._query("SELECT network FROM networks") if int(n) not in keep
+        ]
         with self._transaction() as db:
             db.executemany("DELETE FROM networks WHERE network=?", [(n,) for n in gone])
         for n in gone:
@@ -379,7 +399,9 @@ class Store:
         """Mark just these networks' ``stage`` (train or analyze) as not done."""
         column = {"train": "trained=0, analyzed=0", "analyze": "analyzed=0"}[stage]
         with self._transaction() as db:
-            db.executemany(f"UPDATE networks SET {column} WHERE network=?", [(int(n),) for n in networks])
+            db.executemany(
+                f"UPDATE networks SET {column} WHERE network=?", [(int(n),) for n in networks]
+            )
 
     def reset(self, stage: str) -> None:
         """Forget a stage's results (``--force STAGE``) and those of the stages after it.
@@ -406,20 +428,29 @@ class Store:
 
     def finish_stage(self, name: str, info: dict) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO stages (name, info) VALUES (?, ?)", (name, json.dumps(info)))
+            db.execute(
+                "INSERT OR REPLACE INTO stages (name, info) VALUES (?, ?)", (name, json.dumps(info))
+            )
 
     # ----------------------------------------------------------------- blocks
     def blocks_done(self, name: str) -> set[tuple[int, int]]:
-        return {(int(r), int(c)) for r, c in self._query("SELECT row, col FROM blocks WHERE name=?", (name,))}
+        return {
+            (int(r), int(c))
+            for r, c in self._query("SELECT row, col FROM blocks WHERE name=?", (name,))
+        }
 
     def forget_blocks(self, name: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM blocks WHERE name=?", (name,))
 
-    def mark_block(self, name: str, row: int, col: int, where: tuple[str, int] | None = None) -> None:
+    def mark_block(
+        self, name: str, row: int, col: int, where: tuple[str, int] | None = None
+    ) -> None:
         host, pid = where or (None, None)
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?, ?, ?, ?)", (name, row, col, host, pid))
+            db.execute(
+                "INSERT OR REPLACE INTO blocks VALUES (?, ?, ?, ?, ?)", (name, row, col, host, pid)
+            )
 
     def blocks(self) -> pd.DataFrame:
         """Every committed distance block: ``name, row, col, host, pid``."""
@@ -464,14 +495,22 @@ class Store:
         """Read an array file (``keys``: only these); a missing, truncated or corrupted
         file, or one that holds a pickled object, raises :class:`StoreError` naming it."""
         if not path.exists():
-            raise StoreError(f"{path}: missing; rerun the stage that writes it (`rnnscope run STUDY`).")
+            raise StoreError(
+                f"{path}: missing; rerun the stage that writes it (`rnnscope run STUDY`)."
+            )
         try:
             with np.load(path, allow_pickle=False) as data:
-                return {k: data[k] for k in (data.files if keys is None else keys) if k in data.files}
+                return {
+                    k: data[k] for k in (data.files if keys is None else keys) if k in data.files
+                }
         except ValueError as err:
             if "pickle" in str(err).lower():
-                raise StoreError(f"{path}: holds a pickled object; refused (stores never run code on load).") from None
-            raise StoreError(f"{path}: corrupted ({err}); rerun the stage that writes it (`rnnscope run STUDY`).") from None
+                raise StoreError(
+                    f"{path}: holds a pickled object; refused (stores never run code on load)."
+                ) from None
+            raise StoreError(
+                f"{path}: corrupted ({err}); rerun the stage that writes it (`rnnscope run STUDY`)."
+            ) from None
         except (zipfile.BadZipFile, OSError, EOFError, KeyError) as err:
             raise StoreError(
                 f"{path}: truncated or corrupted ({err}); rerun the stage that writes it (`rnnscope run STUDY`)."

@@ -8,7 +8,6 @@ table wider than the screen is shown transposed (one row per column).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from .families import family_of
 
@@ -45,16 +44,20 @@ def summary_parts(store) -> list[tuple[str, object]]:
         if not frame["trained"].any():
             return [*parts, ("line", "nothing trained yet.")]
         trained = frame[frame["trained"]]
-        table = trained.assign(
-            solved=trained["status"].eq("solved"), diverged=trained["status"].eq("diverged")
-        ).groupby("architecture", sort=False).agg(
-            networks=("network", "size"),
-            solved=("solved", "sum"),
-            diverged=("diverged", "sum"),
-            median_accuracy=("accuracy", "median"),
-            median_fixed=("n_fixed", "median"),
-            median_stable=("n_stable", "median"),
-            median_index1=("n_index1", "median"),
+        table = (
+            trained.assign(
+                solved=trained["status"].eq("solved"), diverged=trained["status"].eq("diverged")
+            )
+            .groupby("architecture", sort=False)
+            .agg(
+                networks=("network", "size"),
+                solved=("solved", "sum"),
+                diverged=("diverged", "sum"),
+                median_accuracy=("accuracy", "median"),
+                median_fixed=("n_fixed", "median"),
+                median_stable=("n_stable", "median"),
+                median_index1=("n_index1", "median"),
+            )
         )
         parts.append(("table", ("per architecture", table)))
         live = frame[frame["status"] != "diverged"]
@@ -64,18 +67,27 @@ def summary_parts(store) -> list[tuple[str, object]]:
             return parts
         analyzed = frame[frame["analyzed"]].reset_index(drop=True)
         if len(analyzed):
-            per_network = [study.analysis(int(n), _readout_keys(study)) for n in analyzed["network"]]
+            per_network = [
+                study.analysis(int(n), _readout_keys(study)) for n in analyzed["network"]
+            ]
             lines = family_of(spec.task.name).readout_lines(spec, analyzed, per_network)
             if lines:
                 parts.append(("line", "\n".join(lines)))
         baseline = study.baseline()
         if baseline is not None:
-            parts.append(("line", f"bag-of-words baseline: test accuracy {float(baseline['test_accuracy']):.4f}"))
+            parts.append(
+                (
+                    "line",
+                    f"bag-of-words baseline: test accuracy {float(baseline['test_accuracy']):.4f}",
+                )
+            )
         info = study.stage("compare")
         if info and info.get("skipped"):
             parts.append(("line", f"compare: skipped ({info['skipped']})"))
         elif info:
-            scores = ", ".join(f"{name} {_fmt(s)}" for name, s in info["silhouette_by_architecture"].items())
+            scores = ", ".join(
+                f"{name} {_fmt(s)}" for name, s in info["silhouette_by_architecture"].items()
+            )
             parts.append(("line", f"silhouette by architecture: {scores}"))
         return parts
     finally:
@@ -123,7 +135,9 @@ def print_summary(parts, console) -> None:
             frame = frame.set_index(frame.columns[0]).T.reset_index(names="")
         table = Table(title=title, title_justify="left")
         for c in frame.columns:
-            table.add_column(str(c), justify="left" if frame[c].dtype == object else "right", overflow="fold")
+            table.add_column(
+                str(c), justify="left" if frame[c].dtype == object else "right", overflow="fold"
+            )
         for row in frame.itertuples(index=False):
             table.add_row(*(_fmt(v) for v in row))
         console.print(table)

@@ -23,9 +23,15 @@ def topology_inputs(store, network: int) -> dict[str, np.ndarray]:
 def _signature(a: dict):
     if not len(a["points"]):
         return None
-    arrays = {**a, "jacobians": np.zeros((len(a["points"]), 0, 0)), "input_jacobians": np.zeros((len(a["points"]), 0, 0))}
+    arrays = {
+        **a,
+        "jacobians": np.zeros((len(a["points"]), 0, 0)),
+        "input_jacobians": np.zeros((len(a["points"]), 0, 0)),
+    }
     fps, graph = fixed_points_from_arrays(arrays)
-    return compare.topology_signature(fps, readout=(a["W_out"], a["b_out"]), graphs={"unstable": graph})
+    return compare.topology_signature(
+        fps, readout=(a["W_out"], a["b_out"]), graphs={"unstable": graph}
+    )
 
 
 def topology_block(a: list[dict], b: list[dict]) -> np.ndarray:
