@@ -63,14 +63,11 @@ def text_config(spec) -> TextTrainConfig:
 
 
 def text_network_of(spec, task: Sentiment, row) -> TextRNN:
-    return text_network(
-        row.architecture, int(row.hidden_size), task.data, text_config(spec), _activation(row)
-    )
-
-
-def _activation(row):
-    act = getattr(row, "activation", None)
-    return None if act is None or (isinstance(act, float) and np.isnan(act)) else act
+    """The network of one study row (a dict or a pandas row)."""
+    row = dict(row)
+    act = row.get("activation")
+    act = None if act is None or (isinstance(act, float) and np.isnan(act)) else act
+    return text_network(row["architecture"], int(row["hidden_size"]), task.data, text_config(spec), act)
 
 
 def train_text_group(spec, task: Sentiment, rows: pd.DataFrame):
