@@ -122,7 +122,7 @@ def _run(
         )
         try:
             if "report" in stages:
-                _report(store, rebuild=force == "report", log=_log)
+                _report(store, rebuild=force == "report", executor=executor, log=_log)
         finally:
             store.close()
         _print_summary(root)
@@ -135,7 +135,7 @@ def _run(
             executor.close()
 
 
-def _report(store: Store, rebuild: bool, log=_log) -> None:
+def _report(store: Store, rebuild: bool, executor=None, log=_log) -> None:
     """Build the HTML report unless a current one exists."""
     from .report import build_report
 
@@ -144,7 +144,7 @@ def _report(store: Store, rebuild: bool, log=_log) -> None:
         log(f"report: {index} is current")
         return
     with load(store.root) as study:
-        path, seconds = build_report(study)
+        path, seconds = build_report(study, executor=executor, progress=True)
     store.finish_stage("report", {"path": str(path), "seconds": seconds})
     log(f"report: {path} ({seconds:.1f} s)")
 

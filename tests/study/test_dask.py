@@ -48,7 +48,9 @@ def in_process(tmp_path_factory):
     return root
 
 
-def test_every_unit_runs_in_a_worker_and_the_results_are_bitwise_in_process(dask_cluster, in_process, tmp_path):
+def test_every_unit_runs_in_a_worker_and_the_results_are_bitwise_in_process(
+    dask_cluster, in_process, tmp_path
+):
     executor = DaskExecutor(dask_cluster.address)
     try:
         run_study(StudySpec.model_validate(SPEC), tmp_path / "s", executor=executor).close()
@@ -62,7 +64,9 @@ def test_every_unit_runs_in_a_worker_and_the_results_are_bitwise_in_process(dask
     assert os.getpid() not in set(frame["train_pid"]) | set(frame["analyze_pid"])
     assert len(set(frame["train_pid"]) | set(frame["analyze_pid"])) == 2  # both workers took units
     blocks = Store(tmp_path / "s").blocks()
-    assert len(blocks) == 2 * 6 and set(blocks["pid"]) <= workers  # 3×3 blocks of 6 networks, ×2 matrices
+    assert (
+        len(blocks) == 2 * 6 and set(blocks["pid"]) <= workers
+    )  # 3×3 blocks of 6 networks, ×2 matrices
     assert_same(contents(in_process), contents(tmp_path / "s"))
 
 

@@ -234,3 +234,46 @@ def test_sentiment_study_finds_line_attractors(tmp_path):
 def d_shape(store):
     with load(store.root) as study:
         return study.distances("svcca").shape
+
+
+def test_a_killed_compare_resumes_with_the_missing_blocks_only(tmp_path):
+    spec_path = tiny(tmp_path, archs='["gru", "vanilla", "ugrnn", "lstm"]', steps=60)
+    text = spec_path.read_text().replace("[probe]", "[run]\ncompare_block = 1\n[probe]")
+    spec_path.write_text(text)
+    root = tmp_path / "s"
+    run_study(load_spec_file(spec_path), root, stages=("train", "analyze")).close()
+
+    def blocks() -> int:
+        try:
+            with sqlite3.connect(root / "index.sqlite", timeout=1) as con:
+                return con.execute("SELECT COUNT(*) FROM blocks").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    proc = subprocess.Popen([sys.executable, "-m", "rnnscope.cli", "compare", str(root)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and blocks() < 5:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "compare finished before it could be killed"
+    store = Store(root)
+    before = store.blocks()
+    assert 0 < len(before) < 2 * 36  # 8 networks, blocks of 1: 36 per matrix, 2 matrices
+    result = CliRunner().invoke(app, ["compare", str(root)])
+    assert result.exit_code == 0, result.output
+    after = Store(root).blocks()
+    assert len(after) == 2 * 36
+    kept = after.merge(before, on=["name", "row", "col"], suffixes=("", "_before"))
+    assert len(kept) == len(before) and (kept["pid"] == kept["pid_before"]).all()  # not recomputed
+    assert not (root / "compare" / "prepared").exists()  # the cache goes when the stage ends
+    with load(root) as study:
+        d = study.distances("svcca").to_numpy()
+    assert np.allclose(d, d.T) and (np.diag(d) == 0).all() and (d[~np.eye(8, dtype=bool)] > 0).all()
+
+
+def load_spec_file(path):
+    from rnnscope.study import load_spec
+
+    return load_spec(path)

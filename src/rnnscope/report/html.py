@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .._progress import Meter
 from ..study import InProcess, Study
 from . import figures
 
@@ -136,13 +137,15 @@ def _representatives(study: Study, analyzed: pd.DataFrame) -> dict[str, tuple[in
     return out
 
 
-def build_report(study: Study, *, max_network_pages: int = 50, executor=None) -> tuple[Path, float]:
+def build_report(
+    study: Study, *, max_network_pages: int = 50, executor=None, progress: bool = False
+) -> tuple[Path, float]:
     """Write ``<study>/report/index.html`` (and ``report/figures/``) from the read API;
     return its path and the seconds it took. Every string from the store is
     HTML-escaped; every file is written atomically.
 
     ``executor``: where per-network pages are rendered (default: this process; on Dask
-    the workers need the study folder on a shared filesystem)."""
+    the workers need the study folder on a shared filesystem). ``progress``: over pages."""
     started = time.perf_counter()
     out = study.root / "report"
     figs = _Figures(out / "figures")
@@ -265,7 +268,7 @@ def build_report(study: Study, *, max_network_pages: int = 50, executor=None) ->
     if frame["analyzed"].any():
         fig, _ = figures.stable_vs_accuracy(frame[frame["analyzed"]])
         parts.append('<div class="figs">' + figs.add(fig, "stable_vs_accuracy") + "</div>")
-    pages = _network_pages(study, frame, representatives, max_network_pages, executor)
+    pages = _network_pages(study, frame, representatives, max_network_pages, executor, progress)
     parts.append(_network_table(frame, pages))
     parts.append("</section>")
 
@@ -500,7 +503,9 @@ def network_page(root: str, network: int) -> str:
         )
 
 
-def _network_pages(study: Study, frame, representatives, limit, executor) -> set[int]:
+def _network_pages(
+    study: Study, frame, representatives, limit, executor, progress=False
+) -> set[int]:
     """Per-network pages for the representatives and the first ``limit`` analyzed
     networks, rendered on ``executor``; returns the ids that have one."""
     chosen = list(
@@ -511,9 +516,13 @@ def _network_pages(study: Study, frame, representatives, limit, executor) -> set
     )
     chosen = [int(n) for n in chosen[:limit]]
     folder = study.root / "report" / "networks"
-    executor = executor or InProcess()
+    if executor is None or not getattr(executor, "shared_filesystem", True):
+        executor = InProcess()  # workers render pages from the study folder: they must see it
+    meter = Meter(len(chosen), "report", unit="pages", enabled=progress)
     for done in executor.run(network_page, [(str(study.root), n) for n in chosen]):
         _atomic_write(folder / f"network-{chosen[done.index]:05d}.html", done.value)
+        meter.advance()
+    meter.close()
     return set(chosen)
 
 

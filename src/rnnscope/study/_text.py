@@ -67,7 +67,9 @@ def text_network_of(spec, task: Sentiment, row) -> TextRNN:
     row = dict(row)
     act = row.get("activation")
     act = None if act is None or (isinstance(act, float) and np.isnan(act)) else act
-    return text_network(row["architecture"], int(row["hidden_size"]), task.data, text_config(spec), act)
+    return text_network(
+        row["architecture"], int(row["hidden_size"]), task.data, text_config(spec), act
+    )
 
 
 def train_text_group(spec, task: Sentiment, rows: pd.DataFrame):

@@ -246,19 +246,23 @@ def fixed_point_arrays(fps, state_size: int, input_size: int, *, dtype=np.float6
     }
 
 
-def fixed_points_from_arrays(a: dict):
-    """Rebuild a ``FixedPoints`` (with its linearization) from store arrays, and the
-    unstable-manifold graph as a ``networkx.DiGraph``."""
+def fixed_points_from_arrays(a: dict, linearization=None):
+    """Rebuild a ``FixedPoints`` from store arrays (the one place that reads them) and
+    the unstable-manifold graph as a ``networkx.DiGraph``. ``linearization``: one
+    recomputed at the points (the store keeps only their eigenvalues); without it, the
+    eigenvalues alone (enough for stability and counts)."""
     import networkx as nx
 
     points = torch.from_numpy(a["points"])
-    lin = None
-    if len(points):
+    inputs = torch.from_numpy(a["inputs"])
+    lin = linearization
+    if lin is None and len(points):
+        size = points.shape[-1]
         lin = dynamics.Linearization(
             points,
-            torch.from_numpy(a["inputs"]),
-            torch.from_numpy(np.asarray(a["jacobians"], dtype=np.float64)),
-            torch.from_numpy(np.asarray(a["input_jacobians"], dtype=np.float64)),
+            inputs,
+            torch.zeros(len(points), size, 0, dtype=torch.float64),  # not stored
+            torch.zeros(len(points), size, 0, dtype=torch.float64),
             torch.complex(
                 torch.from_numpy(a["eigenvalues_real"]), torch.from_numpy(a["eigenvalues_imag"])
             ),
@@ -266,7 +270,7 @@ def fixed_points_from_arrays(a: dict):
     fps = dynamics.FixedPoints(
         points,
         torch.from_numpy(a["q"]),
-        torch.from_numpy(a["inputs"]),
+        inputs,
         torch.zeros(len(points), dtype=torch.long),
         np.where(a["fixed"], "fixed", "slow"),
         lin,

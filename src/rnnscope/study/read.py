@@ -131,17 +131,12 @@ class Study:
         """The network's fixed and slow points, their Jacobians and eigenmodes
         recomputed (exactly, in float64) from its parameters at the stored points."""
         a = self.analysis(network)
-        points = torch.from_numpy(a["points"])
-        if not len(points):
-            fps, _ = fixed_points_from_arrays(
-                {**a, "jacobians": np.zeros((0, 0, 0)), "input_jacobians": np.zeros((0, 0, 0))}
+        lin = None
+        if len(a["points"]):
+            lin = dynamics.linearize(
+                self.step(network), torch.from_numpy(a["points"]), torch.from_numpy(a["inputs"])
             )
-            return fps
-        lin = dynamics.linearize(self.step(network), points, torch.from_numpy(a["inputs"]))
-        return dynamics.FixedPoints(
-            points, torch.from_numpy(a["q"]), torch.from_numpy(a["inputs"]),
-            torch.zeros(len(points), dtype=torch.long), np.where(a["fixed"], "fixed", "slow"), lin,
-        )  # fmt: skip
+        return fixed_points_from_arrays(a, lin)[0]
 
     def graph(self, network: int) -> nx.DiGraph:
         """Unstable-manifold graph over the rows of :meth:`fixed_points` (saddle → the

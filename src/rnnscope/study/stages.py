@@ -122,8 +122,8 @@ def run_study(
     log: Log = _quiet,
 ) -> Store:
     """Run (or resume) ``stages`` of a study whose store lives in ``root``, then write
-    its text summary (``report/summary.txt``). Returns the open store (its lock is
-    released; close it when done).
+    its text summary (``report/summary.txt``). Returns the open store, still holding
+    the folder's lock: close it when done.
 
     ``executor``: where units of work run (default :class:`InProcess`; see
     :mod:`rnnscope.study.executors`)."""
@@ -144,8 +144,9 @@ def run_study(
             from .summary import write_summary
 
             write_summary(store)
-    finally:
-        store.release()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
