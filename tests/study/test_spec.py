@@ -28,10 +28,10 @@ def test_example_loads_with_its_values(tmp_path):
         ("[train]\nmax_steps = 0\n", "train.max_steps: Input should be greater than 0"),
         (
             "[grid]\nlearning_rates = [-0.1]\n",
-            "grid.learning_rates: Value error, learning rates must be positive",
+            "grid.learning_rates: learning rates must be positive",
         ),
         ('[grid]\narchitectures = ["transformer"]\n', "unknown architecture 'transformer'"),
-        ('[task]\nname = "maze"\n', "task.name: Value error, unknown task 'maze'"),
+        ('[task]\nname = "maze"\n', "task.name: unknown task 'maze'"),
         (
             '[task]\nname = "flipflop"\noptions = { bits = 0 }\n',
             "task options: bits must be a positive integer",

@@ -89,6 +89,8 @@ def run_until_killed(spec_path: Path, root: Path, ready) -> None:
 @pytest.mark.parametrize("phase", ["train", "analyze"])
 def test_killed_run_resumes_without_losing_or_repeating_work(tmp_path, phase):
     spec_path = tiny(tmp_path, archs='["gru", "vanilla", "ugrnn", "lstm"]', steps=400)
+    # enough candidates that analysing 8 networks takes long enough to be caught mid-way
+    spec_path.write_text(spec_path.read_text().replace("candidates = 64", "candidates = 2048"))
     root = tmp_path / "tiny-study"
     if phase == "train":
         run_until_killed(spec_path, root, lambda trained, analyzed: 0 < trained < 8)
