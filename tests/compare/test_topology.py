@@ -74,7 +74,7 @@ def flipflops():
 
 
 def test_flipflop_scaffold_is_the_cube(flipflops):
-    (fps, _, sig), _, _ = flipflops
+    (_, _, sig), _, _ = flipflops
     assert sig.counts.tolist() == [8, 12, 6, 1]
     corners = {tuple(r) for r in sig.attractors.tolist()}
     assert corners == {(i, j, k) for i in (-1, 1) for j in (-1, 1) for k in (-1, 1)}

@@ -196,10 +196,12 @@ def group_labels(networks: pd.DataFrame, grouping: str) -> pd.Series:
     )
 
 
-def _label(p_sil: float, p_knn: float, alpha: float) -> str:
+def _label(silhouette: float, p_sil: float, p_knn: float, alpha: float) -> str:
     if np.isnan(p_sil) or np.isnan(p_knn):
         return "undefined"
-    by_sil, by_knn = p_sil < alpha, p_knn < alpha
+    # a negative silhouette can beat shuffled labels (whose silhouette is lower still)
+    # but does not describe separated groups: it counts only when positive
+    by_sil, by_knn = p_sil < alpha and silhouette > 0, p_knn < alpha
     if by_sil and by_knn:
         return "separates"
     if by_sil or by_knn:
@@ -226,14 +228,15 @@ def verdict_table(
         networks: one row per network with ``architecture``, ``activation`` and (when
             ``by`` is set) ``hidden_size``.
         alpha: the level behind the ``verdict`` column: ``"separates"`` when both
-            p-values are below it, ``"partly"`` when one is, ``"does not separate"``,
-            or ``"undefined"`` (fewer than two groups).
+            p-values are below it (and the silhouette is positive), ``"partly"`` when
+            one criterion holds, ``"does not separate"``, or ``"undefined"`` (fewer
+            than two groups). No correction for the number of tests.
 
     Returns:
         One row per (metric, grouping, subset): ``metric, grouping, subset`` (``"all"``
         or ``"hidden_size=32"``), ``hidden_size`` (``<NA>`` for all), ``n_networks,
         n_groups, silhouette, p_silhouette, knn_accuracy, chance, p_knn, k,
-        permutations, verdict``.
+        permutations, alpha, verdict``.
     """
     if not matrices:
         raise ValueError("matrices is empty; pass at least one name → distance matrix.")
@@ -272,7 +275,8 @@ def verdict_table(
                     | {
                         "k": k,
                         "permutations": permutations,
-                        "verdict": _label(s["p_silhouette"], s["p_knn"], alpha),
+                        "alpha": alpha,
+                        "verdict": _label(s["silhouette"], s["p_silhouette"], s["p_knn"], alpha),
                     }
                 )
     table = pd.DataFrame(rows)
@@ -283,9 +287,9 @@ def verdict_table(
 
 def _numbers(row) -> str:
     return (
-        f"silhouette {row['silhouette']:.2f}, p = {row['p_silhouette']:.3g}; "
+        f"silhouette {row['silhouette']:.2f}, p = {row['p_silhouette']:.2g}; "
         f"{int(row['k'])}-NN decoding {row['knn_accuracy']:.2f} vs chance {row['chance']:.2f}, "
-        f"p = {row['p_knn']:.3g}"
+        f"p = {row['p_knn']:.2g}"
     )
 
 
@@ -306,11 +310,11 @@ def verdict_sentence(table: pd.DataFrame, *, grouping: str = "architecture") -> 
         if verdict == "undefined":
             clauses.append(f"{metric} cannot be judged on {noun} (fewer than two groups)")
             continue
-        by_sil = overall["p_silhouette"] < overall["p_knn"]
+        by_knn = overall["p_knn"] < overall["alpha"]
         phrase = {
             "separates": f"separates {noun}",
             "does not separate": "does not" if clauses else f"does not separate {noun}",
-            "partly": f"partly separates {noun} (by {'silhouette' if by_sil else 'decoding'} only)",
+            "partly": f"partly separates {noun} by {'decoding' if by_knn else 'silhouette'} only",
         }[verdict]
         text = f"{metric} {phrase} ({_numbers(overall)})"
         within = mine[(mine["subset"] != "all") & (mine["verdict"] != "undefined")]
