@@ -323,3 +323,21 @@ def test_trained_flipflop_gru_and_its_rotated_permuted_copy(flipflop_gru):
     assert sigs[0].n_stable == 8 and len({tuple(r) for r in sigs[0].attractors.tolist()}) == 8
     total, parts = topology_distance(*sigs, return_parts=True)
     assert total == 0.0, parts
+
+
+def test_structure_distance_methods():
+    cube = nx.hypercube_graph(3)
+    cut = cube.copy()
+    cut.remove_edge(*next(iter(cut.edges)))
+    assert rs.compare.structure_distance(cube, cut, method="ged") == pytest.approx(1 / 31)
+    assert (
+        0
+        < rs.compare.structure_distance(cube, cut)
+        < rs.compare.structure_distance(cube, nx.cycle_graph(4))
+    )
+    # a self-loop (both branches of a saddle reach one attractor) is structure too
+    looped = nx.relabel_nodes(cube, {n: i for i, n in enumerate(cube)})
+    looped.add_edge(0, 0)
+    assert rs.compare.structure_distance(cube, looped) > 0
+    with pytest.raises(ValueError, match="unknown method"):
+        rs.compare.structure_distance(cube, cut, method="wl")
