@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .cca import canonical_correlations, cca, pwcca, svcca
 from .cka import cka
+from .components import principal_count, study_keep
 from .embedding import mds, silhouette
 from .linear_dynamics import (
     LinearDynamicsSignature,
@@ -55,6 +56,7 @@ __all__ = [
     "pairwise",
     "pairwise_linear_dynamics",
     "pairwise_topology",
+    "principal_count",
     "procrustes",
     "pwcca",
     "separation",
@@ -62,6 +64,7 @@ __all__ = [
     "silhouette",
     "sine_signature",
     "structure_distance",
+    "study_keep",
     "svcca",
     "topology_block",
     "topology_distance",
