@@ -11,7 +11,7 @@ state space (rotation, permutation of units) and any reordering of the fixed poi
 | ``higher_index`` | saddles with 2, 3, … unstable directions — how many the finder recovers depends on its sampling, so this part is **not** in the default distance | flip-flop and sine builders |
 | ``attractors`` | the output each attractor produces (sign of each readout channel, 0 where ``|y|`` < ``label_threshold``): the memories | :func:`flipflop_signature` |
 | ``graph`` | the heteroclinic graph with nodes named by those labels: which attractors an index-1 saddle joins | :func:`flipflop_signature` |
-| ``structure`` | the same graph without labels: 0 when the graphs are isomorphic, else their normalised graph edit distance | :func:`flipflop_signature` |
+| ``structure`` | the same graph without labels: 0 when the graphs are isomorphic, else the distance between their normalised-Laplacian spectra (:func:`structure_distance`; its `method="ged"` gives the edit distance, too slow for whole populations) | :func:`flipflop_signature` |
 | ``sine_type``, ``sine_cycle``, ``sine_frequency`` | per input level: the type of the fixed point the dynamics organise around (stable node / stable focus / unstable focus / saddle), whether a limit cycle surrounds it, and its frequency (the cycle's, else the linearization's rotation) | :func:`sine_signature` |
 | ``line_dimension``, ``readout_alignment``, ``ablation`` | per context: the dimension of the line attractor, ``|cos|`` of its direction with the readout, and the mode-ablation curve (the linearized output for a unit input as the slowest modes are removed one at a time, averaged over the points on the line) | :func:`context_signature` |
 
