@@ -5,6 +5,13 @@ SVCCA at 99% variance keeps a number of components that grows with a network's s
 small network's fewer, stronger correlations then make it everyone's nearest
 neighbour. :func:`study_keep` derives one ``keep`` for the whole study, passed to
 ``svcca(x, y, keep=...)`` for every pair, from the population's task dimensionality.
+
+Measured (``bench/topology_verdict.py``: 29 solved 3-bit flip-flop networks, vanilla
+tanh/ReLU, GRU, LSTM, UGRNN at hidden 32 and 64): at 99% variance a network's nearest
+neighbour had the other hidden size in 100% of cases; with ``study_keep`` (= 4) in 41%.
+Leave-one-out 1-NN decoding of the architecture fell from 0.76 to 0.28 (chance 0.25):
+on that population, what separated architectures at 99% came with the size-dependent
+tail of components.
 """
 
 from __future__ import annotations
