@@ -341,3 +341,25 @@ def test_structure_distance_methods():
     assert rs.compare.structure_distance(cube, looped) > 0
     with pytest.raises(ValueError, match="unknown method"):
         rs.compare.structure_distance(cube, cut, method="wl")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_signatures_of_results_on_the_gpu(flipflops):
+    from dataclasses import fields, replace
+
+    def to_cuda(obj):
+        moved = {}
+        for f in fields(obj):
+            value = getattr(obj, f.name)
+            if f.init and torch.is_tensor(value):
+                moved[f.name] = value.cuda()
+            elif f.init and hasattr(value, "__dataclass_fields__"):
+                moved[f.name] = to_cuda(value)
+        return replace(obj, **moved)
+
+    (fps, graph, sig), _, _ = flipflops
+    w, b = Bistable().readout()
+    on_gpu = flipflop_signature(to_cuda(fps), graph, (w.cuda(), b.cuda()))
+    assert topology_distance(sig, on_gpu) == 0.0
+    lin = rs.compare.linear_dynamics_signature(to_cuda(fps))
+    assert np.allclose(lin.spectrum, rs.compare.linear_dynamics_signature(fps).spectrum)

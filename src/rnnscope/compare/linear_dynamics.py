@@ -45,6 +45,9 @@ def linear_dynamics_signature(
         )
     if len(fixed_points) == 0:
         return LinearDynamicsSignature(np.zeros(0), np.zeros(0))
+    from .topology import _cpu
+
+    fixed_points = _cpu(fixed_points)
     mags = fixed_points.eigenvalues.abs().double().numpy()
     stable = fixed_points.is_stable.numpy()
     chosen = mags[stable] if stable.any() else mags

@@ -28,7 +28,7 @@ Signatures round-trip through plain NumPy arrays (:meth:`TopologySignature.to_ar
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 import networkx as nx
 import numpy as np
@@ -163,9 +163,30 @@ def _fixed_mask(fixed_points, kinds) -> np.ndarray:
     return np.isin(np.asarray(fixed_points.kind), list(kinds))
 
 
+def _cpu(obj):
+    """A dataclass of results (``FixedPoints``, ``Linearization``) with its tensors on
+    the CPU (results of a GPU search compare like any other); other values as they are."""
+    if torch.is_tensor(obj):
+        return obj.detach().cpu()
+    if not is_dataclass(obj) or isinstance(obj, type):
+        return obj
+    moved = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.init and (
+            torch.is_tensor(value) or (is_dataclass(value) and not isinstance(value, type))
+        ):
+            moved[f.name] = _cpu(value)
+    return replace(obj, **moved) if moved else obj
+
+
+def _array(x, dtype=np.float64) -> np.ndarray:
+    return np.asarray(x.detach().cpu() if torch.is_tensor(x) else x, dtype=dtype)
+
+
 def _readout_labels(points: torch.Tensor, readout, threshold: float) -> np.ndarray:
     w, b = readout if isinstance(readout, tuple | list) else (readout, None)
-    w = torch.as_tensor(np.asarray(w) if not torch.is_tensor(w) else w, dtype=torch.float64)
+    w = torch.as_tensor(_array(w))
     w = w.reshape(-1, 1) if w.dim() == 1 else w
     if w.shape[0] > points.shape[-1]:
         raise ValueError(
@@ -173,9 +194,7 @@ def _readout_labels(points: torch.Tensor, readout, threshold: float) -> np.ndarr
         )
     out = points[:, : w.shape[0]].double() @ w
     if b is not None:
-        out = out + torch.as_tensor(
-            np.asarray(b) if not torch.is_tensor(b) else b, dtype=torch.float64
-        )
+        out = out + torch.as_tensor(_array(b))
     out = out.numpy()
     return np.where(np.abs(out) < threshold, 0, np.sign(out)).astype(np.int8)
 
@@ -201,6 +220,7 @@ def flipflop_signature(
         kinds: which kinds of point count (default only converged ``"fixed"`` ones;
             ``None``: all, slow points included).
     """
+    fixed_points = _cpu(fixed_points)
     fixed = _fixed_mask(fixed_points, kinds)
     counts = _counts(fixed_points, fixed)
     stable = np.flatnonzero(fixed_points.is_stable.numpy() & fixed)
@@ -292,7 +312,7 @@ def sine_signature(
     freq = np.full(len(levels), np.nan)
     has_cycle = np.array([c is not None for c in cycles])
     total = np.zeros(2, dtype=np.int64)
-    for k, (fps, cycle) in enumerate(zip(fixed_points, cycles, strict=True)):
+    for k, (fps, cycle) in enumerate(zip(map(_cpu, fixed_points), cycles, strict=True)):
         if cycle is not None:
             freq[k] = 2 * np.pi / float(cycle.period)
         if len(fps) == 0:
@@ -337,12 +357,13 @@ def ablation_curve(
         readout: ``[S_h]`` or ``[S_h, O]``; state components beyond ``S_h`` do not feed it.
         input_vector: ``u [I]``, e.g. the evidence channel of a context.
     """
+    linearization = _cpu(linearization)
     lam = linearization.eigenvalues.to(torch.complex128)  # [M, S]
     right = linearization.right_eigenvectors.to(torch.complex128)  # [M, S, S]
     left = linearization.left_eigenvectors.to(torch.complex128)
     j_inp = linearization.input_jacobian.to(torch.float64)
-    u = torch.as_tensor(np.asarray(input_vector, dtype=np.float64))
-    w = torch.as_tensor(np.asarray(readout, dtype=np.float64))
+    u = torch.as_tensor(_array(input_vector))
+    w = torch.as_tensor(_array(readout))
     w = w.reshape(-1, 1) if w.dim() == 1 else w
     size = lam.shape[-1]
     w_full = torch.zeros(size, w.shape[1], dtype=torch.float64)
@@ -406,7 +427,7 @@ def context_signature(
     dims = np.zeros(n, dtype=np.int64)
     align = np.full(n, np.nan)
     curves = np.full((n, modes + 1), np.nan)
-    for c, fps in enumerate(fixed_points):
+    for c, fps in enumerate(map(_cpu, fixed_points)):
         mask = _fixed_mask(fps, kinds)
         rows = np.flatnonzero(mask)
         if len(rows) < 2:
