@@ -10,35 +10,68 @@ from __future__ import annotations
 
 from .cca import canonical_correlations, cca, pwcca, svcca
 from .cka import cka
+from .components import principal_count, study_keep
 from .embedding import mds, silhouette
+from .linear_dynamics import (
+    LinearDynamicsSignature,
+    linear_dynamics_block,
+    linear_dynamics_signature,
+    pairwise_linear_dynamics,
+)
 from .pairwise import METRICS, block, cross, pairwise, prepare
 from .shape import procrustes, shape_metric
 from .topology import (
+    DEFAULT_PARTS,
     TopologySignature,
+    ablation_curve,
+    context_signature,
+    flipflop_signature,
     graph_distance,
     pairwise_topology,
+    sine_signature,
+    structure_distance,
+    topology_block,
     topology_distance,
     topology_signature,
 )
+from .verdict import Verdict, separation, verdict, verdict_sentence, verdict_table
 
 __all__ = [
+    "DEFAULT_PARTS",
     "METRICS",
+    "LinearDynamicsSignature",
     "TopologySignature",
+    "Verdict",
+    "ablation_curve",
     "block",
     "canonical_correlations",
     "cca",
     "cka",
+    "context_signature",
     "cross",
+    "flipflop_signature",
     "graph_distance",
+    "linear_dynamics_block",
+    "linear_dynamics_signature",
     "mds",
     "pairwise",
+    "pairwise_linear_dynamics",
     "pairwise_topology",
     "prepare",
+    "principal_count",
     "procrustes",
     "pwcca",
+    "separation",
     "shape_metric",
     "silhouette",
+    "sine_signature",
+    "structure_distance",
+    "study_keep",
     "svcca",
+    "topology_block",
     "topology_distance",
     "topology_signature",
+    "verdict",
+    "verdict_sentence",
+    "verdict_table",
 ]

@@ -1,4 +1,5 @@
-"""Figure builders: data in, a matplotlib figure and the data it shows out.
+"""Figure builders: data in, a matplotlib figure and the data it shows out. The
+drawing is ``rnnscope.plot``'s (the same figures as in notebooks).
 
 Each builder returns ``(figure, data)``; ``data`` holds exactly what is drawn, so tests
 check content rather than pixels. Matplotlib runs headless (Agg).
@@ -14,12 +15,15 @@ import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
-
-
-def colours(labels) -> dict:
-    """A fixed colour per label, in order of first appearance."""
-    return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(dict.fromkeys(labels))}
+from ..plot._style import PALETTE, colours  # noqa: F401  (one colour per architecture everywhere)
+from ..plot.dynamics import (
+    draw_eigenvalues,
+    draw_state_space,
+    draw_time_constants,
+    draw_transition_graph,
+    principal_axes,
+)
+from ..plot.population import draw_heatmap, draw_mds
 
 
 def loss_curves(histories: dict[int, dict[str, np.ndarray]], architecture: dict[int, str]):
@@ -54,42 +58,17 @@ def state_space(probe_states: np.ndarray, points: np.ndarray, n_unstable: np.nda
                 fixed: np.ndarray, edges: np.ndarray, title: str = ""):  # fmt: skip
     """Trajectories on the probe inputs in their top-2 principal components, with fixed
     points by stability (stable ●, saddle ✕ coloured by unstable directions, slow point
-    ◆ coloured by log10 q) and unstable-manifold edges (saddle → stable point)."""
+    ◆ coloured by log10 q) and unstable-manifold edges (saddle → stable point); drawn by
+    ``rnnscope.plot``."""
     hidden = probe_states.shape[1]
-    center = probe_states.mean(axis=0)
-    _, _, axes = np.linalg.svd(probe_states - center, full_matrices=False)
-    proj = (probe_states - center) @ axes[:2].T
-    pts = (points[:, :hidden] - center) @ axes[:2].T if len(points) else np.zeros((0, 2))
+    center, axes, explained = principal_axes(probe_states, 2)
+    proj = (probe_states - center) @ axes.T
+    pts = (points[:, :hidden] - center) @ axes.T if len(points) else np.zeros((0, 2))
     fig, ax = plt.subplots(figsize=(4.2, 4))
-    ax.plot(proj[:, 0], proj[:, 1], ".", ms=1, color="#bbbbbb", alpha=0.4, rasterized=True)
-    for a, b in edges:
-        ax.annotate(
-            "",
-            xy=pts[b],
-            xytext=pts[a],
-            arrowprops={"arrowstyle": "->", "color": "#555", "lw": 0.8},
-        )
     stable = (n_unstable == 0) & fixed
     saddle = (n_unstable > 0) & fixed
     slow = ~fixed
-    ax.scatter(*pts[stable].T, s=40, c="black", label="stable", zorder=3)
-    if saddle.any():
-        sc = ax.scatter(*pts[saddle].T, s=40, marker="x", c=n_unstable[saddle], cmap="autumn", vmin=1,
-                        vmax=max(2, int(n_unstable.max())), label="saddle", zorder=3)  # fmt: skip
-        fig.colorbar(sc, ax=ax, fraction=0.04, label="unstable directions")
-    if slow.any():
-        ax.scatter(
-            *pts[slow].T,
-            s=30,
-            marker="D",
-            c=np.log10(q[slow]),
-            cmap="viridis",
-            label="slow",
-            zorder=3,
-        )
-    ax.set_xlabel("PC 1")
-    ax.set_ylabel("PC 2")
-    ax.legend(frameon=False, fontsize=7, loc="best")
+    draw_state_space(ax, proj, pts, stable, saddle, slow, n_unstable, q, edges, explained)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig, {"trajectory_pcs": proj, "point_pcs": pts, "stable": stable, "saddle": saddle, "slow": slow,
@@ -100,16 +79,7 @@ def eigenvalue_spectrum(eigenvalues: np.ndarray, stable: np.ndarray, title: str 
     """Jacobian eigenvalues at the fixed points in the complex plane, against the unit
     circle (a map's stability boundary); stable points' eigenvalues in black."""
     fig, ax = plt.subplots(figsize=(3.8, 3.8))
-    theta = np.linspace(0, 2 * np.pi, 200)
-    ax.plot(np.cos(theta), np.sin(theta), color="#999", lw=0.8)
-    ev_stable = eigenvalues[stable].ravel() if len(eigenvalues) else np.zeros(0, complex)
-    ev_other = eigenvalues[~stable].ravel() if len(eigenvalues) else np.zeros(0, complex)
-    ax.plot(ev_other.real, ev_other.imag, ".", ms=3, color="#d62728", label="saddles / slow")
-    ax.plot(ev_stable.real, ev_stable.imag, ".", ms=3, color="black", label="stable points")
-    ax.set_aspect("equal")
-    ax.set_xlabel("Re λ")
-    ax.set_ylabel("Im λ")
-    ax.legend(frameon=False, fontsize=7)
+    ev_stable, ev_other = draw_eigenvalues(ax, eigenvalues, stable)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig, {"stable": ev_stable, "other": ev_other}
@@ -118,73 +88,63 @@ def eigenvalue_spectrum(eigenvalues: np.ndarray, stable: np.ndarray, title: str 
 def time_constants(eigenvalues: np.ndarray, stable: np.ndarray, top: int = 10, title: str = ""):
     """The slowest modes at the stable points: τ = 1/|ln|λ|| in steps (log scale)."""
     fig, ax = plt.subplots(figsize=(3.8, 3))
-    mags = np.abs(eigenvalues[stable]) if stable.any() else np.abs(eigenvalues)
-    tau = 1.0 / np.abs(np.log(np.clip(mags[:, :top], 1e-12, None)))
-    for row in tau:
-        ax.plot(np.arange(1, len(row) + 1), row, "-o", ms=2, lw=0.8, color="#1f77b4", alpha=0.6)
-    ax.set_yscale("log")
-    ax.set_xlabel("mode (by |λ|)")
-    ax.set_ylabel("τ (steps)")
+    tau = draw_time_constants(ax, eigenvalues, stable, top)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig, {"tau": tau}
 
 
+def _split_group(label: str) -> tuple[str, str | None]:
+    """``"vanilla-relu"`` → ``("vanilla", "relu")`` (the report's group labels)."""
+    arch, _, act = str(label).partition("-")
+    return arch, (act or None)
+
+
 def mds_map(embedding: np.ndarray, labels, silhouette: float | None, title: str):
-    """A population embedded by MDS, coloured by architecture, with the silhouette."""
+    """A population embedded by MDS, coloured by architecture (marked by activation when
+    the labels carry one, e.g. ``vanilla-relu``), titled with the silhouette by
+    architecture computed on the distances."""
     fig, ax = plt.subplots(figsize=(4.2, 3.8))
-    for lab, colour in colours(labels).items():
-        mask = np.asarray(labels) == lab
-        ax.scatter(*embedding[mask].T, s=14, color=colour, label=lab)
+    parts = [_split_group(lab) for lab in labels]
+    draw_mds(ax, embedding, [a for a, _ in parts], [v for _, v in parts])
     score = "n/a" if silhouette is None else f"{silhouette:.2f}"
-    ax.set_title(f"{title} (silhouette {score})", fontsize=9)
-    ax.legend(frameon=False, fontsize=7)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set_title(f"{title} (silhouette by architecture: {score})", fontsize=9)
     fig.tight_layout()
     return fig, {"embedding": embedding, "labels": list(labels)}
 
 
 def distance_heatmap(distances: np.ndarray, labels, title: str):
-    """A distance matrix with networks grouped by architecture."""
+    """A distance matrix with networks grouped by label, a named colour band per group."""
     order = np.argsort(np.asarray(labels), kind="stable")
-    fig, ax = plt.subplots(figsize=(4, 3.6))
-    im = ax.imshow(distances[np.ix_(order, order)], cmap="magma", interpolation="nearest")
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig, ax = plt.subplots(figsize=(4.4, 4))
+    draw_heatmap(ax, distances, np.asarray(labels, dtype=object), order)
     ax.set_title(title, fontsize=9)
-    ax.set_xticks([])
-    ax.set_yticks([])
     fig.tight_layout()
     return fig, {"order": order}
 
 
 def transition_graph(points_labels: list[tuple], edges: np.ndarray, stable: np.ndarray, title: str):
-    """A flip-flop's unstable-manifold graph: saddles (small) joining the stable points,
-    each labelled by the output corner it produces."""
+    """A flip-flop's unstable-manifold graph laid out as the cube: each stable point at
+    the corner of the output it produces, an edge (saddle ✕ at its middle) where a
+    saddle's unstable directions lead to two of them (or a ring where both reach one).
+    ``edges`` are saddle → stable pairs over the rows of ``points_labels``."""
     graph = nx.DiGraph()
     graph.add_nodes_from(range(len(points_labels)))
-    graph.add_edges_from(edges.tolist())
+    graph.add_edges_from(np.asarray(edges, dtype=int).reshape(-1, 2).tolist())
+    corners = np.flatnonzero(stable)
+    row = {int(p): k for k, p in enumerate(corners)}
+    joined = set()
+    for s in np.flatnonzero(~np.asarray(stable, dtype=bool)):
+        ends = sorted({row[t] for t in graph.successors(int(s)) if t in row})
+        if len(ends) in (1, 2):
+            joined.add((ends[0], ends[-1]))
     fig, ax = plt.subplots(figsize=(4.2, 4))
-    pos = nx.spring_layout(graph, seed=0)
-    nx.draw_networkx_nodes(
-        graph, pos, nodelist=list(np.flatnonzero(stable)), node_color="black", node_size=120, ax=ax
-    )
-    nx.draw_networkx_nodes(
-        graph,
-        pos,
-        nodelist=list(np.flatnonzero(~stable)),
-        node_color="#d62728",
-        node_size=25,
-        ax=ax,
-    )
-    nx.draw_networkx_edges(graph, pos, ax=ax, arrows=True, width=0.8, edge_color="#555")
+    width = len(points_labels[0]) if len(points_labels) else 1
+    attractors = np.array([points_labels[i] for i in corners]).reshape(len(corners), width)
+    draw_transition_graph(ax, attractors, np.array(sorted(joined)).reshape(-1, 2))
     labels = {i: "".join("+" if v > 0 else ("-" if v < 0 else "0") for v in points_labels[i])
-              for i in np.flatnonzero(stable)}  # fmt: skip
-    nx.draw_networkx_labels(
-        graph, {k: (x, y + 0.09) for k, (x, y) in pos.items()}, labels, font_size=7, ax=ax
-    )
+              for i in corners}  # fmt: skip
     ax.set_title(title, fontsize=9)
-    ax.axis("off")
     fig.tight_layout()
     return fig, {
         "nodes": graph.number_of_nodes(),
