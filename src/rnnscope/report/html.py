@@ -26,7 +26,7 @@ from .._progress import Meter
 from ..study import InProcess, Study
 from . import figures
 
-SECTIONS = ("summary", "training", "architectures", "readout", "population", "networks")
+SECTIONS = ("summary", "verdict", "training", "architectures", "readout", "population", "networks")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:1em 2em;color:#222}
@@ -176,6 +176,35 @@ def build_report(
                                "compare. Lower grid.learning_rates or set train.grad_clip, and rerun with --force train."))  # fmt: skip
         fig, _ = figures.status_bars(frame[frame["trained"]])
         parts.append('<div class="figs">' + figs.add(fig, "status") + "</div>")
+    parts.append("</section>")
+
+    # -- verdict: the numbers behind "geometry vs topology"
+    parts.append('<section id="verdict"><h2>Verdict</h2>')
+    verdict, info = study.verdict(), study.stage("compare") or {}
+    if verdict is None:
+        parts.append(_note("No verdict yet: the compare stage has not run."))
+    else:
+        parts.append(
+            "".join(f"<p>{_e(sentence)}</p>" for sentence in info.get("verdict", {}).values())
+        )
+        shown = verdict[verdict["verdict"] != "undefined"].set_index(
+            ["grouping", "subset", "metric"]
+        )
+        columns = [
+            "n_networks",
+            "silhouette",
+            "p_silhouette",
+            "knn_accuracy",
+            "chance",
+            "p_knn",
+            "verdict",
+        ]
+        parts.append(_table(shown[columns], float_format="%.3g", classes="acc"))
+        parts.append(
+            "<p>Silhouette on the distances and leave-one-out nearest-neighbour decoding, each with "
+            f"a permutation p-value ({int(verdict['permutations'].iloc[0])} label permutations); "
+            "a metric separates a grouping when both p-values are below α and the silhouette is positive.</p>"
+        )
     parts.append("</section>")
 
     # -- training

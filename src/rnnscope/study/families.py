@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import dynamics
+from .. import compare, dynamics
 from ..cells import make_cell
 from ..network import RNN
 from ..tasks import make_task
@@ -107,14 +107,17 @@ class TrialFamily:
             tol_q=fp.tol_q,
             tol_unique=fp.tol_unique,
         )
-        edges = np.zeros((0, 2), dtype=np.int64)
+        edges, graph = np.zeros((0, 2), dtype=np.int64), None
         if fp.graph and len(fps):
             graph = dynamics.unstable_manifold_graph(step, fps)
             edges = np.array(list(graph.edges), dtype=np.int64).reshape(-1, 2)
         arrays = {**fixed_point_arrays(fps, net.state_size, task.input_size), "graph_edges": edges}
+        arrays.update(linear_arrays(fps))
         reader = readouts.READOUTS.get(spec.task.name)
         if reader is not None:
-            arrays.update(reader(task, net, params, step, fps, states))
+            arrays.update(reader(task, net, params, step, fps, states, graph=graph))
+        else:  # a task without a read-out: its scaffold is what the counts say
+            arrays.update(readouts.signature_arrays(compare.topology_signature(fps)))
         return arrays
 
     def readout_table(self, table: pd.DataFrame, per_network: list[dict]) -> pd.DataFrame | None:
@@ -217,6 +220,15 @@ def family_of(task_name: str) -> TrialFamily:
         return FAMILY_OF_TASK[task_name]
     except KeyError:
         raise ValueError(f"task {task_name!r} belongs to no study family.") from None
+
+
+def linear_arrays(fps) -> dict[str, np.ndarray]:
+    """The "linear dynamics" signature (top |λ| and time constants at the stable
+    points) as store arrays ``linear_spectrum``, ``linear_log_tau``."""
+    if not len(fps) or fps.linearization is None:
+        return {"linear_spectrum": np.zeros(0), "linear_log_tau": np.zeros(0)}
+    signature = compare.linear_dynamics_signature(fps)
+    return {f"linear_{k}": v for k, v in signature.to_arrays().items()}
 
 
 # ------------------------------------------------------------ fixed points <-> arrays

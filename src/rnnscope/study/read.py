@@ -188,6 +188,16 @@ class Study:
         info = self.networks.set_index("network")[["architecture", "activation", "hidden_size"]]
         return frame.join(info, on="network")
 
+    def verdict(self) -> pd.DataFrame | None:
+        """The verdict in numbers for every distance matrix (``compare.verdict_table``:
+        silhouette, k-NN decoding with its chance level, permutation p-values, by
+        architecture, activation and both, over all networks and within each hidden
+        size), or ``None`` before the compare stage."""
+        path = self.root / "compare" / "verdict.csv"
+        if not path.exists():
+            return None
+        return pd.read_csv(path)
+
     def recording_ranking(self, metric: str) -> pd.DataFrame | None:
         """Networks ranked against the study's recording (closest first), if it has one."""
         path = self.store.compare_path(f"recording_{metric}")

@@ -9,7 +9,9 @@
   and the line attractor they form (dimension, eigenvalues near 1, alignment with the
   readout).
 
-Each returns flat arrays for the store and a one-line summary for the report.
+Each returns flat arrays for the store — with its task's topology signature as
+``topology_*`` arrays (:mod:`rnnscope.compare.topology`) — and a one-line summary for
+the report.
 """
 
 from __future__ import annotations
@@ -17,28 +19,47 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import dynamics
+from .. import compare, dynamics
 
 
-def flipflop(task, net, params, step, fps, states) -> dict[str, np.ndarray]:
+def signature_arrays(signature) -> dict[str, np.ndarray]:
+    """A topology signature as store arrays (``topology_<part>``)."""
+    return {f"topology_{k}": v for k, v in signature.to_arrays().items()}
+
+
+def signature_of(arrays: dict) -> compare.TopologySignature:
+    """The topology signature stored with a network's analysis."""
+    return compare.TopologySignature.from_arrays(
+        {k.removeprefix("topology_"): v for k, v in arrays.items() if k.startswith("topology_")}
+    )
+
+
+def flipflop(task, net, params, step, fps, states, graph=None) -> dict[str, np.ndarray]:
+    readout = (params["W_out"][0], params["b_out"][0])
+    if graph is not None:
+        signature = compare.flipflop_signature(fps, graph, readout)
+    else:
+        signature = compare.topology_signature(fps)
     if len(fps) == 0:
-        return {"readout_corners": np.array(0)}
+        return {"readout_corners": np.array(0), **signature_arrays(signature)}
     stable = fps.points[fps.is_stable]
     outputs = net.readout(params, stable.to(params["W_out"].dtype)[None])[0]
     corners = {tuple(torch.sign(o).int().tolist()) for o in outputs}
-    return {"readout_corners": np.array(len(corners))}
+    return {"readout_corners": np.array(len(corners)), **signature_arrays(signature)}
 
 
 def sine(
-    task, net, params, step, fps, states, levels: int = 5, candidates: int = 128
+    task, net, params, step, fps, states, graph=None, levels: int = 5, candidates: int = 128
 ) -> dict[str, np.ndarray]:
     indices = np.linspace(0, task.n_frequencies - 1, levels).round().astype(int)
     target = task.frequencies[indices]
     predicted = np.full(levels, np.nan)
+    per_level = []
     for k, j in enumerate(indices):
         x = torch.full((task.input_size,), float(task.input_level(j)))
         cands = dynamics.sample_candidates(states, candidates, noise=0.1, seed=int(j))
         found = dynamics.find_fixed_points(step, cands, x)
+        per_level.append(found)
         if len(found) == 0:
             continue
         eig = found.eigenvalues
@@ -50,17 +71,26 @@ def sine(
         row = int(mags[best].argmax())
         if rotating[best, row]:
             predicted[k] = float(eig[best, row].angle().abs())
-    return {"sine_target_frequency": target, "sine_linearized_frequency": predicted}
+    cues = np.array([float(task.input_level(j)) for j in indices])
+    signature = compare.sine_signature(cues, per_level)
+    return {
+        "sine_target_frequency": target,
+        "sine_linearized_frequency": predicted,
+        **signature_arrays(signature),
+    }
 
 
-def context(task, net, params, step, fps, states, candidates: int = 256) -> dict[str, np.ndarray]:
-    dims, near, align, counts = [], [], [], []
+def context(
+    task, net, params, step, fps, states, graph=None, candidates: int = 256
+) -> dict[str, np.ndarray]:
+    dims, near, align, counts, per_context = [], [], [], [], []
     for ctx in range(2):
         x = torch.zeros(task.input_size)
         x[2 + ctx] = 1.0
         cands = dynamics.sample_candidates(states, candidates, noise=0.0, seed=ctx)
         found = dynamics.find_fixed_points(step, cands, x, tol_q=1e-8, tol_slow=1e-5, outliers=None)
         counts.append(len(found))
+        per_context.append(found)
         if len(found) < 2:
             dims.append(0), near.append(np.nan), align.append(np.nan)
             continue
@@ -73,7 +103,12 @@ def context(task, net, params, step, fps, states, candidates: int = 256) -> dict
         dims.append(line.dimension)
         near.append(float(np.median(line.n_near_one)))
         align.append(float(line.readout_alignment[0]))
+    evidence = np.eye(task.input_size)[:2]  # context c integrates evidence channel c
+    signature = compare.context_signature(
+        per_context, params["W_out"][0].detach().cpu(), evidence, steps=task.steps
+    )
     return {
+        **signature_arrays(signature),
         "context_points": np.array(counts),
         "context_line_dimension": np.array(dims),
         "context_near_one": np.array(near),

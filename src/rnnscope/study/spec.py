@@ -210,7 +210,15 @@ class CompareSpec(_Strict):
     geometry: list[Literal["cca", "svcca", "pwcca", "cka", "procrustes"]] = Field(
         default_factory=lambda: ["svcca"], min_length=1
     )
-    topology: bool = True
+    topology: bool = Field(
+        True, description="the task's computational scaffold (fixed points, saddles, graph)"
+    )
+    linear_dynamics: bool = Field(
+        True, description="spectra and time constants at the stable points"
+    )
+    permutations: int = Field(
+        1000, ge=100, le=100_000, description="label permutations behind each verdict p-value"
+    )
     recording: str | None = Field(
         None,
         description="a [B·T, units] recording on the probe trials (.npy/.npz/.csv), relative to the study file",
@@ -426,7 +434,8 @@ seed = 99
 
 [compare]
 geometry = ["svcca"]                 # any of cca, svcca, pwcca, cka, procrustes
-topology = true
+topology = true                      # the scaffold: attractors, saddles, the graph joining them
+linear_dynamics = true               # spectra and time constants at the stable points
 # recording = "data/activity.npy"    # rank the networks against recorded activity on the probe trials
 
 [run]                                # how it runs, not what it computes

@@ -30,6 +30,8 @@ from .families import family_of
 from .fingerprint import describe, spec_change
 from .spec import StudySpec
 from .store import Store, StoreError
+from .topology import PREFIX as SIGNATURES
+from .topology import signature_block, signature_inputs
 
 #: the command line's stages; ``report`` is built by :mod:`rnnscope.report`
 STAGES = ("train", "analyze", "compare", "report")
@@ -350,10 +352,8 @@ def _load_prepared(paths_or_arrays):
 
 def block_unit(metric: str, a: list, b: list):
     """Unit of work: one block of a distance matrix from prepared representations."""
-    if metric == "topology":
-        from .topology import topology_block
-
-        return topology_block(_load_prepared(a), _load_prepared(b))
+    if metric in SIGNATURES:
+        return signature_block(metric, _load_prepared(a), _load_prepared(b))
     return compare.block(metric, _load_prepared(a), _load_prepared(b))
 
 
@@ -383,7 +383,7 @@ def compare_stage(
         return
     ids = rows["network"].astype(int).to_numpy()
     metrics = list(spec.compare.geometry)
-    names = metrics + (["topology"] if spec.compare.topology else [])
+    names = metrics + [n for n in SIGNATURES if getattr(spec.compare, n)]
     shared = bool(getattr(executor, "shared_filesystem", True))
     spec_json = spec.model_dump_json()
 
@@ -406,19 +406,18 @@ def compare_stage(
                 store.save_arrays(_prepared_path(store, m, network), arrays)
             bar.advance(1)
     bar.close()
-    if spec.compare.topology:
-        for n in ids:
-            path = _prepared_path(store, "topology", int(n))
-            if not path.exists():
-                from .topology import topology_inputs
-
-                store.save_arrays(path, topology_inputs(store, int(n)))
+    for name in names:  # the scaffold signatures were computed by the analysis
+        if name in SIGNATURES:
+            for n in ids:
+                path = _prepared_path(store, name, int(n))
+                if not path.exists():
+                    store.save_arrays(path, signature_inputs(store, name, int(n)))
 
     # 2. blocks of every matrix, each committed as it arrives
     starts = list(range(0, len(ids), block))
     pairs = [(i, j) for i in starts for j in starts if j >= i]
     labels = rows["architecture"].to_numpy()
-    scores = {}
+    scores, tables = {}, []
     for name in names:
         matrix = _distance_file(store, name, ids)
         done_blocks = store.blocks_done(name)
@@ -445,9 +444,17 @@ def compare_stage(
         store.save_arrays(store.compare_path(name), {"networks": ids, "embedding": embedding})
         groups = len(set(labels.tolist()))
         scores[name] = float(compare.silhouette(d, labels)) if 2 <= groups < len(labels) else None
+        tables.append(
+            compare.verdict_table({name: d}, rows, permutations=spec.compare.permutations, seed=0)
+        )
         del matrix, d
         log(f"compare {name}: silhouette by architecture {_fmt(scores[name])}")
-    info = {"silhouette_by_architecture": scores, "networks": len(ids)}
+    table = pd.concat(tables, ignore_index=True)
+    store.write_text("compare/verdict.csv", table.to_csv(index=False))
+    sentences = {
+        g: compare.verdict_sentence(table, grouping=g) for g in dict.fromkeys(table["grouping"])
+    }
+    info = {"silhouette_by_architecture": scores, "networks": len(ids), "verdict": sentences}
     if spec.compare.recording:
         info["recording"] = _rank_against_recording(spec, store, rows, log)
     shutil.rmtree(store.root / "compare" / "prepared", ignore_errors=True)

@@ -89,9 +89,23 @@ def summary_parts(store) -> list[tuple[str, object]]:
                 f"{name} {_fmt(s)}" for name, s in info["silhouette_by_architecture"].items()
             )
             parts.append(("line", f"silhouette by architecture: {scores}"))
+            parts += _verdict_parts(study, info)
         return parts
     finally:
         study.close()
+
+
+def _verdict_parts(study, info) -> list[tuple[str, object]]:
+    """The verdict over all networks as a table, and its sentences."""
+    verdict = study.verdict()
+    if verdict is None:
+        return []
+    overall = verdict[(verdict["subset"] == "all") & (verdict["verdict"] != "undefined")]
+    values = ["silhouette", "p_silhouette", "knn_accuracy", "chance", "p_knn", "verdict"]
+    table = overall.set_index(["grouping", "metric"])[values]
+    title = "verdict, all networks (within each hidden size: compare/verdict.csv)"
+    parts = [("table", (title, table))] if len(table) else []
+    return parts + [("line", sentence) for sentence in info.get("verdict", {}).values()]
 
 
 def _readout_keys(study) -> tuple[str, ...]:

@@ -1,45 +1,31 @@
-"""The topology comparison's per-network inputs and blocks.
-
-A network's signature is built from its stored fixed points, graph and readout (small
-arrays, shipped to the worker that computes a block)."""
+"""The scaffold comparisons' per-network inputs and blocks: ``topology`` (the task's
+computational scaffold) and ``linear_dynamics`` (spectra and time constants at the
+stable points). Each network's signature was computed by the analyze stage and stored
+with its analysis (``topology_*``, ``linear_*`` arrays): small, shipped to the worker
+that computes a block."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .. import compare
-from .families import fixed_points_from_arrays
 
-_KEYS = ("points", "q", "inputs", "fixed", "eigenvalues_real", "eigenvalues_imag", "graph_edges")
-
-
-def topology_inputs(store, network: int) -> dict[str, np.ndarray]:
-    """What one network's topology signature is built from."""
-    arrays = store.load_arrays(store.analysis_path(network), _KEYS)
-    params = store.load_arrays(store.params_path(network), ("W_out", "b_out"))
-    return {**arrays, "W_out": params["W_out"][0], "b_out": params["b_out"][0]}
+PREFIX = {"topology": "topology_", "linear_dynamics": "linear_"}
 
 
-def _signature(a: dict):
-    if not len(a["points"]):
-        return None
-    arrays = {
-        **a,
-        "jacobians": np.zeros((len(a["points"]), 0, 0)),
-        "input_jacobians": np.zeros((len(a["points"]), 0, 0)),
-    }
-    fps, graph = fixed_points_from_arrays(arrays)
-    return compare.topology_signature(
-        fps, readout=(a["W_out"], a["b_out"]), graphs={"unstable": graph}
-    )
+def signature_inputs(store, name: str, network: int) -> dict[str, np.ndarray]:
+    """A network's stored signature for comparison ``name`` (prefix stripped)."""
+    prefix = PREFIX[name]
+    with np.load(store.analysis_path(network), allow_pickle=False) as data:
+        keys = [k for k in data.files if k.startswith(prefix)]
+    arrays = store.load_arrays(store.analysis_path(network), tuple(keys))
+    return {k.removeprefix(prefix): v for k, v in arrays.items()}
 
 
-def topology_block(a: list[dict], b: list[dict]) -> np.ndarray:
-    """Distances ``[len(a), len(b)]``; a network without fixed points is at distance 1."""
-    sa, sb = [_signature(x) for x in a], [_signature(x) for x in b]
-    out = np.ones((len(sa), len(sb)))
-    for i, x in enumerate(sa):
-        for j, y in enumerate(sb):
-            if x is not None and y is not None:
-                out[i, j] = compare.topology_distance(x, y)
-    return out
+def signature_block(name: str, a: list[dict], b: list[dict]) -> np.ndarray:
+    """Distances ``[len(a), len(b)]`` between stored signatures."""
+    if name == "topology":
+        build = compare.TopologySignature.from_arrays
+        return compare.topology_block([build(x) for x in a], [build(x) for x in b])
+    build = compare.LinearDynamicsSignature.from_arrays
+    return compare.linear_dynamics_block([build(x) for x in a], [build(x) for x in b])
