@@ -128,7 +128,7 @@ class DaskExecutor:
             address in ("local", "slurm") or address.startswith(_ADDRESS_PREFIXES)
         ):
             raise ValueError(
-                "--dask takes 'local', 'slurm' or a scheduler address like tcp://host:8786, "
+                "--dask takes 'local' or a scheduler address like tcp://host:8786 (or 'slurm'), "
                 f"got {address!r}."
             )
         if retries < 0:
