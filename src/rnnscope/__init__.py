@@ -11,7 +11,7 @@ The public API (see ``shared/DESIGN.md``)::
 
 from __future__ import annotations
 
-from . import cells, compare, dynamics, interop, tasks, train
+from . import cells, compare, dynamics, interop, study, tasks, train
 from .dynamics import find_fixed_points, linearize
 from .network import RNN, TextRNN
 from .train import (
@@ -39,6 +39,7 @@ __all__ = [
     "interop",
     "linearize",
     "make_grid",
+    "study",
     "tasks",
     "train",
     "train_population",

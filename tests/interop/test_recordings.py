@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from rnnscope.interop import load_recording, rank_models
-from rnnscope.study import StudySpec, load_spec, run_study
+from rnnscope.report import build_report
+from rnnscope.study import StudySpec, load, load_spec, run_study
 
 
 def test_loaders(tmp_path):
@@ -52,7 +53,8 @@ def test_study_report_ranks_networks_against_a_recording(tmp_path):
     )  # fmt: skip
     run_study(spec, tmp_path / "s", stages=("train", "analyze")).close()
     # a "recording": network 1's probe states seen through 20 mixed neurons
-    probe = np.load(tmp_path / "s" / "analysis" / "network-00001.npz")["probe_states"]
+    with load(tmp_path / "s") as study:
+        probe = study.probe_states(1).reshape(-1, 8)
     np.save(tmp_path / "rec.npy", probe @ np.random.default_rng(2).normal(size=(8, 20)))
     toml = tmp_path / "study.toml"
     toml.write_text('[grid]\narchitectures = ["gru", "vanilla"]\nhidden_sizes = [8]\nseeds = 1\n'
@@ -67,7 +69,8 @@ def test_study_report_ranks_networks_against_a_recording(tmp_path):
     assert (
         int(ranking["networks"][0]) == 1 and ranking["distances"][0] < 0.5 * ranking["distances"][1]
     )
-    page = (tmp_path / "s" / "report" / "index.html").read_text()
+    with load(tmp_path / "s") as study:
+        page = build_report(study)[0].read_text()
     assert "Networks against the recording" in page and "is not the same computation" in page
 
 

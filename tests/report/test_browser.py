@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnscope.report import SECTIONS
-from rnnscope.study import StudySpec, run_study
+from rnnscope.report import SECTIONS, build_report
+from rnnscope.study import StudySpec, load, run_study
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -30,7 +30,8 @@ def report(tmp_path_factory):
     )  # fmt: skip
     root = tmp_path_factory.mktemp("study") / "s"
     run_study(spec, root).close()
-    return root / "report" / "index.html"
+    with load(root) as study:
+        return build_report(study)[0]
 
 
 def test_report_files(report):

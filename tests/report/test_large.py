@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from rnnscope.report import build_report
-from rnnscope.study import Store, StudySpec
+from rnnscope.study import Store, StudySpec, load
 
 
 def test_report_for_2000_networks(tmp_path):
@@ -12,6 +12,7 @@ def test_report_for_2000_networks(tmp_path):
     rng = np.random.default_rng(0)
     spec = StudySpec()
     store = Store(tmp_path / "s", create=True)
+    store.record_spec(spec.model_dump_json(), "created")
     archs = np.array(["vanilla", "gru", "lstm", "ugrnn"])[np.arange(n) % 4]
     grid = pd.DataFrame({"network": np.arange(n), "architecture": archs, "hidden_size": 64, "activation": None,
                          "learning_rate": 0.01, "l2": 0.0, "seed": np.arange(n) // 4})  # fmt: skip
@@ -24,10 +25,14 @@ def test_report_for_2000_networks(tmp_path):
     d = rng.random((n, n))
     d = (d + d.T) / 2
     np.fill_diagonal(d, 0)
-    store.save_arrays(store.root / "compare" / "svcca.npz",
-                      {"distances": d, "networks": np.arange(n), "embedding": rng.normal(size=(n, 2))})  # fmt: skip
+    store.save_arrays(
+        store.compare_path("svcca"),
+        {"networks": np.arange(n), "embedding": rng.normal(size=(n, 2))},
+    )
+    np.save(store.compare_path("svcca", ".distances.npy"), d.astype(np.float32))
     store.finish_stage("compare", {"silhouette_by_architecture": {"svcca": 0.01}})
-    path = build_report(spec, store)
+    with load(store.root) as study:
+        path, _ = build_report(study)
     text = path.read_text()
     assert "The analyze stage has not run yet" in text  # said plainly
     table = text.split('<table class="sortable">')[1].split("</table>")[0]

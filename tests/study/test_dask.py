@@ -1,135 +1,161 @@
-"""Studies on a Dask LocalCluster: the same results; a killed worker loses nothing."""
+"""Studies on a real Dask cluster (``dask scheduler`` + two ``dask worker`` processes on
+127.0.0.1): every unit runs in a worker, never in the driver; the stored results are
+bitwise those of an in-process run; a worker killed while it computes a unit loses and
+duplicates nothing."""
 
 import os
-import signal
-import sqlite3
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from rnnscope.study import DaskExecutor, InProcess, Store, StudySpec, run_study
+from rnnscope.study import DaskExecutor, InProcess, Store, StudySpec, load, run_study
+
+from ._tiny import spec_dict
+from .conftest import start_dask_processes
 
 pytest.importorskip("distributed")
 
-SPEC = {
-    "grid": {"architectures": ["gru", "vanilla", "ugrnn"], "hidden_sizes": [8], "seeds": 2},
-    "train": {"max_steps": 150, "batch_size": 16, "eval_every": 25},
-    "task": {"options": {"bits": 2, "steps": 30}},
-    "fixed_points": {"candidates": 64},
-    "probe": {"batch_size": 16},
-}
+SPEC = spec_dict(grid={"architectures": ["gru", "vanilla", "ugrnn"]}, train={"max_steps": 150}, fixed_points={"candidates": 64},
+                 run={"train_chunk": 1, "compare_block": 2})  # fmt: skip
 
 
-def trained(root) -> int:
-    try:
-        with sqlite3.connect(root / "index.sqlite", timeout=1) as con:
-            return con.execute("SELECT COALESCE(SUM(trained), 0) FROM networks").fetchone()[0]
-    except sqlite3.Error:
-        return 0
+def contents(root):
+    """Every stored array of a study, by file (compare: the distance matrices)."""
+    out = {}
+    with load(root) as study:
+        for n in study.networks["network"]:
+            out[f"params {n}"] = study.params(n)
+            out[f"analysis {n}"] = study.analysis(n)
+        for name in study.comparisons:
+            out[f"distances {name}"] = {"d": study.distances(name).to_numpy()}
+    return out
 
 
-def stored_params(root):
-    store = Store(root)
-    out = {n: store.load_arrays(store.params_path(n)) for n in store.networks()["network"]}
-    frame = store.networks()
-    store.close()
-    return out, frame
-
-
-def in_process_and_on_dask(spec, tmp_path):
-    """Run ``spec`` in process and on a 2-worker LocalCluster; check the stored
-    parameters are identical (same seeds); return both network tables."""
-    run_study(spec, tmp_path / "local", executor=InProcess(threads=1)).close()
-    dask = DaskExecutor("local", n_workers=2, threads_per_worker=1)
-    try:
-        run_study(spec, tmp_path / "dask", executor=dask).close()
-    finally:
-        dask.close()
-    a, frame_a = stored_params(tmp_path / "local")
-    b, frame_b = stored_params(tmp_path / "dask")
+def assert_same(a, b):
     assert a.keys() == b.keys()
-    for n in a:
-        for key in a[n]:
-            assert np.array_equal(a[n][key], b[n][key]), (n, key)
-    return frame_a, frame_b
+    for name in a:
+        assert a[name].keys() == b[name].keys(), name
+        for key in a[name]:
+            assert np.array_equal(a[name][key], b[name][key], equal_nan=True), (name, key)
 
 
-def test_local_cluster_gives_the_same_study_as_in_process(tmp_path):
-    spec = StudySpec.model_validate(SPEC)
-    frame_a, frame_b = in_process_and_on_dask(spec, tmp_path)
-    assert frame_a["n_stable"].tolist() == frame_b["n_stable"].tolist()
-    # distance blocks computed on the workers: the same matrix as pairwise on the driver
-    from rnnscope import compare
-    from rnnscope.study import load_distances
-
-    for root in (tmp_path / "local", tmp_path / "dask"):
-        store = Store(root)
-        states = [store.load_arrays(store.analysis_path(n))["probe_states"] for n in range(6)]
-        got = load_distances(store, "svcca")["distances"]
-        store.close()
-        np.testing.assert_allclose(got, compare.pairwise("svcca", states), atol=1e-12, rtol=0)
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory):
+    root = tmp_path_factory.mktemp("local") / "s"
+    run_study(StudySpec.model_validate(SPEC), root, executor=InProcess(threads=1)).close()
+    return root
 
 
-def test_study_completes_when_a_worker_dies(tmp_path):
-    spec = StudySpec.model_validate({**SPEC, "train": {**SPEC["train"], "max_steps": 600}})
-    dask = DaskExecutor("local", n_workers=2, threads_per_worker=1)
-    pids = list(dask.client.run(os.getpid).values())
-    killed_at = []
-
-    def kill_one():
-        # once the first group is committed, the others are running on the workers
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and trained(tmp_path / "s") == 0:
-            time.sleep(0.01)
-        os.kill(pids[0], signal.SIGKILL)
-        killed_at.append(time.monotonic())
-
-    killer = threading.Thread(target=kill_one)
-    killer.start()
+def test_every_unit_runs_in_a_worker_and_the_results_are_bitwise_in_process(
+    dask_cluster, in_process, tmp_path
+):
+    executor = DaskExecutor(dask_cluster.address)
     try:
-        run_study(spec, tmp_path / "s", executor=dask).close()
-        finished_at = time.monotonic()
+        run_study(StudySpec.model_validate(SPEC), tmp_path / "s", executor=executor).close()
     finally:
-        killer.join()
-        dask.close()
-    assert killed_at and killed_at[0] < finished_at  # the worker died while the study ran
-    _, frame = stored_params(tmp_path / "s")
-    assert len(frame) == 6 and frame["network"].is_unique
+        executor.close()
+    workers = set(dask_cluster.worker_pids)
+    frame = Store(tmp_path / "s").networks()
     assert frame["trained"].all() and frame["analyzed"].all()
+    # where the work ran: the workers' processes, never this one
+    assert set(frame["train_pid"]) <= workers and set(frame["analyze_pid"]) <= workers
+    assert os.getpid() not in set(frame["train_pid"]) | set(frame["analyze_pid"])
+    assert len(set(frame["train_pid"]) | set(frame["analyze_pid"])) == 2  # both workers took units
+    blocks = Store(tmp_path / "s").blocks()
+    assert (
+        len(blocks) == 2 * 6 and set(blocks["pid"]) <= workers
+    )  # 3×3 blocks of 6 networks, ×2 matrices
+    assert_same(contents(in_process), contents(tmp_path / "s"))
 
 
-def test_bad_dask_address_is_named():
-    with pytest.raises(ValueError, match="--dask takes 'local' or a scheduler address"):
-        DaskExecutor("my-cluster")
+def test_a_worker_killed_while_computing_a_unit_loses_and_duplicates_nothing(in_process, tmp_path):
+    spec = StudySpec.model_validate(SPEC)
+    with start_dask_processes(tmp_path) as cluster:
+        executor = DaskExecutor(cluster.address)
+        pids = executor.client.run(os.getpid)  # worker address -> pid
+        killed = []
 
+        def kill_a_worker_inside_a_unit():
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not killed:
+                busy = executor.client.run(_executing)
+                for address, keys in busy.items():
+                    if any(k.startswith("train_unit") for k in keys):
+                        cluster.kill_worker(pids[address])  # it is inside train_unit now
+                        killed.append((pids[address], keys))
+                        return
+                time.sleep(0.05)
 
-def test_running_scheduler_by_address(tmp_path):
-    from distributed import LocalCluster
-
-    spec = StudySpec.model_validate({**SPEC, "grid": {**SPEC["grid"], "architectures": ["gru"]}})
-    with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        assert cluster.scheduler_address.startswith("tcp://")
-        executor = DaskExecutor(cluster.scheduler_address)
+        killer = threading.Thread(target=kill_a_worker_inside_a_unit)
+        killer.start()
         try:
             run_study(spec, tmp_path / "s", executor=executor).close()
         finally:
+            killer.join()
             executor.close()
-    _, frame = stored_params(tmp_path / "s")
+    assert killed, "no worker was caught computing a unit"
+    frame = Store(tmp_path / "s").networks()
+    assert len(frame) == 6 and frame["network"].is_unique
     assert frame["trained"].all() and frame["analyzed"].all()
+    assert_same(contents(in_process), contents(tmp_path / "s"))  # the rerun unit gave the same
+
+
+def _executing(dask_worker) -> list[str]:
+    return [str(ts.key) for ts in dask_worker.state.executing]
+
+
+class Unshared(InProcess):
+    """In process, but as if the workers did not see the study folder: every input of
+    a compare block must travel with the unit."""
+
+    shared_filesystem = False
+
+    def __init__(self):
+        super().__init__(threads=1)
+        self.inputs = []
+
+    def run(self, fn, items):
+        if fn.__name__ == "block_unit":  # (metric, side a, side b)
+            self.inputs += [side for args in items for side in args[1:]]
+        return super().run(fn, items)
+
+
+def test_blocks_carry_their_inputs_when_workers_do_not_share_the_folder(in_process, tmp_path):
+    executor = Unshared()
+    run_study(StudySpec.model_validate(SPEC), tmp_path / "s", executor=executor).close()
+    assert executor.inputs and all(isinstance(x, dict) for side in executor.inputs for x in side)
+    assert_same(contents(in_process), contents(tmp_path / "s"))
+
+
+def test_a_local_cluster_runs_the_study_in_its_workers(in_process, tmp_path):
+    executor = DaskExecutor("local", n_workers=2, threads_per_worker=1)
+    try:
+        workers = set(executor.client.run(os.getpid).values())
+        run_study(StudySpec.model_validate(SPEC), tmp_path / "s", executor=executor).close()
+    finally:
+        executor.close()
+    frame = Store(tmp_path / "s").networks()
+    assert set(frame["train_pid"]) <= workers and set(frame["analyze_pid"]) <= workers
+    assert_same(contents(in_process), contents(tmp_path / "s"))
 
 
 def test_sentiment_study_on_a_local_cluster(tmp_path):
-    """Text units (training groups, per-network analyses) run on workers as they do here."""
+    """Text units (training chunks, per-network analyses) run on workers as they do here."""
     spec = StudySpec.model_validate(
         {"task": {"name": "sentiment", "options": {"corpus": "synthetic", "synthetic_size": 600}},
          "grid": {"architectures": ["gru", "vanilla"], "hidden_sizes": [8], "seeds": 1},
          "train": {"max_epochs": 2, "batch_size": 32, "eval_every": 10, "embedding_size": 8},
-         "fixed_points": {"candidates": 32, "graph": False}, "probe": {"batch_size": 16}}
+         "fixed_points": {"candidates": 32}, "probe": {"batch_size": 16}}
     )  # fmt: skip
-    frame_a, frame_b = in_process_and_on_dask(spec, tmp_path)
-    assert frame_a["test_accuracy"].tolist() == frame_b["test_accuracy"].tolist()
-    assert frame_b["analyzed"].all()
+    run_study(spec, tmp_path / "local", executor=InProcess(threads=1)).close()
+    executor = DaskExecutor("local", n_workers=2, threads_per_worker=1)
+    try:
+        workers = set(executor.client.run(os.getpid).values())
+        run_study(spec, tmp_path / "dask", executor=executor).close()
+    finally:
+        executor.close()
+    frame = Store(tmp_path / "dask").networks()
+    assert set(frame["train_pid"]) <= workers and frame["analyzed"].all()
+    assert_same(contents(tmp_path / "local"), contents(tmp_path / "dask"))

@@ -77,3 +77,34 @@ def test_sentiment_corpus_path_is_relative_to_the_study_file(tmp_path):
     )
     spec = load_spec(path)
     assert spec.task.options["corpus"] == str(tmp_path / "data" / "reviews.csv")
+
+
+def test_a_cluster_section_builds_the_slurm_job_script(tmp_path):
+    pytest.importorskip("dask_jobqueue")
+    from rnnscope.study.executors import slurm_cluster
+
+    path = write(
+        tmp_path,
+        '[cluster]\njobs = 4\ncores = 2\nmemory = "8GB"\nwalltime = "02:00:00"\nqueue = "short"\n'
+        'account = "lab"\njob_extra_directives = ["--qos=low"]\n',
+    )
+    spec = load_spec(path)
+    assert spec.cluster.jobs == 4
+    cluster = slurm_cluster(**spec.cluster.cluster_options())
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    for line in ("#SBATCH -p short", "#SBATCH -A lab", "#SBATCH --qos=low", "#SBATCH -t 02:00:00",
+                 "#SBATCH --cpus-per-task=2", "export OMP_NUM_THREADS=1"):  # fmt: skip
+        assert line in script, line
+
+
+def test_dask_slurm_without_a_cluster_section_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from rnnscope.cli import app
+
+    path = write(tmp_path, '[grid]\narchitectures = ["gru"]\n')
+    result = CliRunner().invoke(app, ["run", str(path), "--dask", "slurm"])
+    assert result.exit_code == 1 and "--dask slurm needs a [cluster] section" in result.output

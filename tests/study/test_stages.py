@@ -13,47 +13,27 @@ import pytest
 from typer.testing import CliRunner
 
 from rnnscope.cli import app
-from rnnscope.study import Store, StudySpec, load_distances, run_study, status
+from rnnscope.study import Store, StudySpec, load, run_study, status
 
-TINY = """
-name = "tiny"
-output = "tiny-study"
-[grid]
-architectures = {archs}
-hidden_sizes = [8]
-seeds = 2
-[train]
-max_steps = {steps}
-batch_size = 16
-eval_every = 25
-[task]
-options = {{ bits = 2, steps = 30 }}
-[fixed_points]
-candidates = 64
-[probe]
-batch_size = 16
-"""
+from ._tiny import tiny
 
 
-def tiny(tmp_path, archs='["gru", "vanilla"]', steps=200):
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY.format(archs=archs, steps=steps))
-    return path
-
-
-def test_tiny_study_end_to_end(tmp_path):
+def test_tiny_study_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a study's output is relative to where it runs
     result = CliRunner().invoke(app, ["run", str(tiny(tmp_path))])
     assert result.exit_code == 0, result.output
     store = Store(tmp_path / "tiny-study")
     frame = store.networks()
     assert len(frame) == 4 and frame["trained"].all() and frame["analyzed"].all()
     assert (frame["n_stable"] >= 1).all()
-    for name in ("svcca", "topology"):
-        d = load_distances(store, name)
-        assert d["distances"].shape == (4, 4) and d["embedding"].shape == (4, 2)
-    assert (
-        (tmp_path / "tiny-study" / "report" / "summary.txt").read_text().startswith("study 'tiny'")
-    )
+    with load(tmp_path / "tiny-study") as study:
+        for name in ("svcca", "topology"):
+            d = study.distances(name)
+            assert d.shape == (4, 4) and list(d.index) == list(frame["network"])
+            assert study.embedding(name)[["x", "y"]].shape == (4, 2)
+    summary = (tmp_path / "tiny-study" / "report" / "summary.txt").read_text()
+    assert summary.startswith("study 'tiny': FlipFlop(bits=2, steps=30, pulse_prob=0.05")
+    assert (tmp_path / "tiny-study" / "report" / "index.html").exists()
     assert status(store)["finished"].all()
     shown = CliRunner().invoke(app, ["status", str(tmp_path / "tiny-study")])
     assert shown.exit_code == 0 and "analyze" in shown.output
@@ -69,6 +49,7 @@ def test_stages_skip_done_work_and_force_redoes_it(tmp_path):
     stamp = Store(root).params_path(0).stat().st_mtime_ns
     run_study(spec, root).close()
     assert Store(root).params_path(0).stat().st_mtime_ns == stamp  # not retrained
+    assert Store(root).stage_done("analyze") and Store(root).stage_done("compare")
     run_study(spec, root, force="train").close()
     assert Store(root).params_path(0).stat().st_mtime_ns != stamp
 
@@ -89,7 +70,7 @@ def counts(root: Path) -> tuple[int, int]:
 
 def run_until_killed(spec_path: Path, root: Path, ready) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rnnscope.cli", "run", str(spec_path)],
+        [sys.executable, "-m", "rnnscope.cli", "run", str(spec_path), "--out", str(root)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -124,7 +105,7 @@ def test_killed_run_resumes_without_losing_or_repeating_work(tmp_path, phase):
     assert 0 < len(done) < 8
     store.close()
 
-    result = CliRunner().invoke(app, ["run", str(spec_path)])
+    result = CliRunner().invoke(app, ["run", str(spec_path), "--out", str(root)])
     assert result.exit_code == 0, result.output
     after = Store(root).networks()
     assert len(after) == 8 and after["network"].is_unique  # no duplicate rows
@@ -133,7 +114,8 @@ def test_killed_run_resumes_without_losing_or_repeating_work(tmp_path, phase):
         assert path(n).stat().st_mtime_ns == stamp
 
 
-def test_cli_errors_are_one_line_with_nonzero_exit(tmp_path):
+def test_cli_errors_are_one_line_with_nonzero_exit(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     bad = tmp_path / "bad.toml"
     bad.write_text("[grid]\nseeds = 0\n")
     result = CliRunner().invoke(app, ["run", str(bad)])
@@ -184,15 +166,38 @@ def test_task_readouts_reach_the_report(tmp_path, task, expect):
     assert "read-out:" in text and expect in text
 
 
-def test_distance_blocks_assemble_the_pairwise_matrix():
+def test_distance_blocks_assemble_the_pairwise_matrix(tmp_path):
+    """Blocks of 3 networks (ragged edge) give exactly the pairwise matrix of the probe
+    states the workers rebuilt from the parameters; a network's representation is
+    computed once, not once per block."""
     from rnnscope import compare
-    from rnnscope.study.executors import InProcess
-    from rnnscope.study.stages import _geometry
+    from rnnscope.study import stages
 
-    rng = np.random.default_rng(0)
-    states = [rng.normal(size=(200, 6)) @ rng.normal(size=(6, 8)) for _ in range(7)]
-    got = _geometry("cca", states, InProcess(), block=3)  # 3 x 3 blocks, ragged edge
-    np.testing.assert_allclose(got, compare.pairwise("cca", states), atol=1e-12, rtol=0)
+    spec = StudySpec.model_validate(
+        {"grid": {"architectures": ["gru", "vanilla"], "hidden_sizes": [8], "seeds": 4}, "train": {"max_steps": 30},
+         "task": {"options": {"bits": 2, "steps": 20}}, "fixed_points": {"candidates": 16}, "probe": {"batch_size": 8},
+         "compare": {"geometry": ["cca", "svcca"], "topology": False}, "run": {"compare_block": 3}}
+    )  # fmt: skip
+    calls = []
+    real = stages.prepare_unit
+
+    def counted(*args):
+        calls.extend(row["network"] for row in args[1])
+        return real(*args)
+
+    stages.prepare_unit = counted
+    try:
+        run_study(spec, tmp_path / "s").close()
+    finally:
+        stages.prepare_unit = real
+    assert sorted(calls) == list(range(8))  # once per network
+    with load(tmp_path / "s") as study:
+        states = [study.probe_states(n).reshape(-1, 8).astype(float) for n in range(8)]
+        for metric in ("cca", "svcca"):
+            got = study.distances(metric).to_numpy()
+            np.testing.assert_allclose(got, compare.pairwise(metric, states), atol=1e-6, rtol=0)
+        blocks = study.store.blocks()
+    assert len(blocks[blocks["name"] == "cca"]) == 6  # 3 block rows: 3 + 2 + 1 committed blocks
 
 
 def test_sentiment_study_finds_line_attractors(tmp_path):
@@ -202,17 +207,19 @@ def test_sentiment_study_finds_line_attractors(tmp_path):
         {"name": "valence", "task": {"name": "sentiment", "options": {"corpus": "synthetic", "synthetic_size": 2000}},
          "grid": {"architectures": ["gru", "ugrnn"], "hidden_sizes": [16], "seeds": 1},
          "train": {"max_epochs": 4, "batch_size": 32, "eval_every": 25, "embedding_size": 8},
-         "fixed_points": {"candidates": 128, "graph": False},
+         "fixed_points": {"candidates": 128},
          "probe": {"batch_size": 32}}
     )  # fmt: skip
     store = run_study(spec, tmp_path / "s")
     frame = store.networks()
     assert frame["trained"].all() and frame["analyzed"].all()
     assert (frame["test_accuracy"] > 0.9).all()
-    from rnnscope.study import _text
+    from rnnscope.report import build_report
 
-    arrays = {int(n): store.load_arrays(store.analysis_path(int(n))) for n in frame["network"]}
-    table = _text.summary_table(frame, list(arrays.values())).set_index("architecture")
+    with load(tmp_path / "s") as study:
+        table = study.readout_table().set_index("architecture")
+        assert study.fixed_points(0).linearization is not None  # Jacobians recomputed
+        build_report(study)
     gru = table.loc["gru"]
     assert gru["fixed_points"] >= 2 and gru["line_variance_pc1"] > 0.85
     assert gru["readout_alignment"] > gru["null_alignment_95"]
@@ -225,4 +232,48 @@ def test_sentiment_study_finds_line_attractors(tmp_path):
 
 
 def d_shape(store):
-    return load_distances(store, "svcca")["distances"].shape
+    with load(store.root) as study:
+        return study.distances("svcca").shape
+
+
+def test_a_killed_compare_resumes_with_the_missing_blocks_only(tmp_path):
+    spec_path = tiny(tmp_path, archs='["gru", "vanilla", "ugrnn", "lstm"]', steps=60)
+    text = spec_path.read_text().replace("[probe]", "[run]\ncompare_block = 1\n[probe]")
+    spec_path.write_text(text)
+    root = tmp_path / "s"
+    run_study(load_spec_file(spec_path), root, stages=("train", "analyze")).close()
+
+    def blocks() -> int:
+        try:
+            with sqlite3.connect(root / "index.sqlite", timeout=1) as con:
+                return con.execute("SELECT COUNT(*) FROM blocks").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    proc = subprocess.Popen([sys.executable, "-m", "rnnscope.cli", "compare", str(root)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and blocks() < 5:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "compare finished before it could be killed"
+    store = Store(root)
+    before = store.blocks()
+    assert 0 < len(before) < 2 * 36  # 8 networks, blocks of 1: 36 per matrix, 2 matrices
+    result = CliRunner().invoke(app, ["compare", str(root)])
+    assert result.exit_code == 0, result.output
+    after = Store(root).blocks()
+    assert len(after) == 2 * 36
+    kept = after.merge(before, on=["name", "row", "col"], suffixes=("", "_before"))
+    assert len(kept) == len(before) and (kept["pid"] == kept["pid_before"]).all()  # not recomputed
+    assert not (root / "compare" / "prepared").exists()  # the cache goes when the stage ends
+    with load(root) as study:
+        d = study.distances("svcca").to_numpy()
+    assert np.allclose(d, d.T) and (np.diag(d) == 0).all() and (d[~np.eye(8, dtype=bool)] > 0).all()
+
+
+def load_spec_file(path):
+    from rnnscope.study import load_spec
+
+    return load_spec(path)

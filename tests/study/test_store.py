@@ -62,3 +62,59 @@ def test_newer_format_and_foreign_folders(tmp_path):
     manifest.write_text("{not json")
     with pytest.raises(StoreError, match="unreadable"):
         Store(tmp_path / "s")
+
+
+@pytest.mark.parametrize(
+    "error, match",
+    [
+        (
+            OSError(28, "No space left on device"),
+            "no space left on the device; free some space and rerun",
+        ),
+        (
+            PermissionError(13, "Permission denied"),
+            "permission denied .*give another output folder",
+        ),
+    ],
+)
+def test_write_failures_are_one_line_naming_the_file(tmp_path, monkeypatch, error, match):
+    store = Store(tmp_path / "s", create=True)
+    path = store.params_path(3)
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("rnnscope.study.store.np.savez_compressed", fail)
+    with pytest.raises(StoreError, match=match) as info:
+        store.save_arrays(path, {"a": np.zeros(3)})
+    assert str(path) in str(info.value) and not list(path.parent.glob(".*"))  # no temporary left
+    monkeypatch.setattr("rnnscope.study.store.os.replace", fail)
+    with pytest.raises(StoreError, match=match):
+        store.write_text("spec.json", "{}")
+
+
+def test_ids_follow_hyperparameters_not_rows(tmp_path):
+    store = Store(tmp_path / "s", create=True)
+    first = store.add_networks(make_grid(architectures=["gru", "vanilla"], seeds=[0, 1]))
+    grown = store.add_networks(make_grid(architectures=["gru", "lstm", "vanilla"], seeds=[0, 1, 2]))
+    ids = dict(
+        zip(first["architecture"] + first["seed"].astype(str), first["network"], strict=True)
+    )
+    again = dict(
+        zip(grown["architecture"] + grown["seed"].astype(str), grown["network"], strict=True)
+    )
+    assert all(again[k] == v for k, v in ids.items())  # same network, same id, whatever its row
+    assert sorted(again.values()) == list(range(9)) and len(store.networks()) == 9
+
+
+def test_readonly_store_writes_nothing(tmp_path):
+    store = Store(tmp_path / "s", create=True)
+    store.add_networks(make_grid(architectures=["gru"], seeds=[0]))
+    store.close()
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "s").iterdir()}
+    reader = Store(tmp_path / "s", readonly=True)
+    assert len(reader.networks()) == 1
+    with pytest.raises(StoreError, match="opened read-only"):
+        reader.finish_stage("train", {})
+    reader.close()
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "s").iterdir()} == before

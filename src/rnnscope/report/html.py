@@ -12,6 +12,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
+import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,10 +22,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..study.spec import StudySpec
-from ..study.stages import load_fixed_points
-from ..study.store import Store
-from ..tasks import make_task
+from .._progress import Meter
+from ..study import InProcess, Study
 from . import figures
 
 SECTIONS = ("summary", "training", "architectures", "readout", "population", "networks")
@@ -56,8 +57,31 @@ document.querySelectorAll('table.sortable th').forEach(function(th, col){
 """
 
 
+def _atomic_write(path: Path, data: bytes | str) -> None:
+    """Write a file whole or not at all (a killed report leaves no half-written figure)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _safe(name: str) -> str:
+    """A file name from store strings: nothing but letters, digits, '.', '_' and '-'."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(name))[:120] or "_"
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
 class _Figures:
-    """Saves figures as PNG and SVG files and returns their HTML."""
+    """Saves figures as PNG and SVG files (atomically) and returns their HTML."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -65,49 +89,91 @@ class _Figures:
         self.count = 0
 
     def add(self, fig, name: str, caption: str = "") -> str:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
-        fig.savefig(self.folder / f"{name}.png", dpi=150)
-        fig.savefig(self.folder / f"{name}.svg")
+        name = _safe(name)
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=110)
+        for suffix, options in ((".png", {"dpi": 150}), (".svg", {})):
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=suffix[1:], **options)
+            _atomic_write(self.folder / f"{name}{suffix}", buffer.getvalue())
         plt.close(fig)
         self.count += 1
-        data = base64.b64encode(buffer.getvalue()).decode()
-        cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        return f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">{cap}</figure>'
+        data = base64.b64encode(png.getvalue()).decode()
+        cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+        return f'<figure><img alt="{_e(name)}" src="data:image/png;base64,{data}">{cap}</figure>'
 
 
 def _note(text: str) -> str:
-    return f'<p class="note">{html.escape(text)}</p>'
+    return f'<p class="note">{_e(text)}</p>'
 
 
-def build_report(spec: StudySpec, store: Store, *, max_network_pages: int = 50) -> Path:
-    """Write ``<study>/report/index.html`` (and ``report/figures/``); return its path."""
+def _table(frame: pd.DataFrame, **options) -> str:
+    return frame.to_html(escape=True, **options)
+
+
+def _fixed_point_view(study: Study, n: int):
+    fps, graph = study.fixed_points(n), study.graph(n)
+    probe = study.probe_states(n)
+    probe = probe.reshape(-1, probe.shape[-1])
+    edges = np.array(list(graph.edges), dtype=int).reshape(-1, 2)
+    index = fps.n_unstable.numpy() if len(fps) else np.zeros(0, int)
+    return fps, edges, probe, index
+
+
+def _representatives(study: Study, analyzed: pd.DataFrame) -> dict[str, tuple[int, str]]:
+    """Per architecture, the network its figures show and why: the median-accuracy
+    network (text tasks: the best on validation, as the sentiment paper reports)."""
+    out = {}
+    for arch, rows in analyzed.groupby("architecture", sort=False):
+        acc = rows["accuracy"].fillna(-np.inf).to_numpy()
+        if study.family.name == "text":
+            pick, why = int(np.argmax(acc)), f"best validation accuracy of {len(rows)}"
+        else:
+            pick, why = (
+                int(np.argsort(acc, kind="stable")[len(rows) // 2]),
+                f"median accuracy of {len(rows)}",
+            )
+        out[arch] = (int(rows.iloc[pick]["network"]), why)
+    return out
+
+
+def build_report(
+    study: Study, *, max_network_pages: int = 50, executor=None, progress: bool = False
+) -> tuple[Path, float]:
+    """Write ``<study>/report/index.html`` (and ``report/figures/``) from the read API;
+    return its path and the seconds it took. Every string from the store is
+    HTML-escaped; every file is written atomically.
+
+    ``executor``: where per-network pages are rendered (default: this process; on Dask
+    the workers need the study folder on a shared filesystem). ``progress``: over pages."""
     started = time.perf_counter()
-    out = store.root / "report"
+    out = study.root / "report"
     figs = _Figures(out / "figures")
-    frame = store.networks()
-    parts = [f"<h1>{html.escape(spec.name)}</h1>",
+    spec, frame = study.spec, study.networks
+    parts = [f"<h1>{_e(spec.name)}</h1>",
              "<nav>" + "".join(f'<a href="#{s}">{s}</a>' for s in SECTIONS) + "</nav>"]  # fmt: skip
     plotly_done = [False]
 
     # -- summary
     counts = frame["status"].value_counts()
-    train_info = store.stage_done("train")
     parts.append('<section id="summary"><h2>Summary</h2>')
+    g = spec.grid
     parts.append(
-        f"<p>Task <b>{html.escape(repr(make_task(spec.task.name, **spec.task.options)))}</b>; grid: "
-        f"{html.escape(', '.join(spec.grid.architectures))} × hidden {spec.grid.hidden_sizes} × "
-        f"{spec.grid.seeds} seeds ({len(frame)} networks).</p>"
+        f"<p>Task <b>{_e(study.task_label)}</b>; grid: {_e(', '.join(g.architectures))} × hidden "
+        f"{_e(g.hidden_sizes)} × {g.seeds} seeds ({len(frame)} networks).</p>"
     )
-    if train_info is None and not frame["trained"].any():
+    if not frame["trained"].any():
         parts.append(_note("The train stage has not run yet: run `rnnscope train STUDY`."))
     else:
         wall = frame["wall_time_s"].max()
         parts.append(
             f"<p>Trained {int(frame['trained'].sum())}: {int(counts.get('solved', 0))} solved, "
             f"{int(counts.get('unsolved', 0))} unsolved, {int(counts.get('diverged', 0))} diverged "
-            f"(longest group {wall:.1f} s).</p>"
+            f"(longest unit {wall:.1f} s).</p>"
         )
+        if (frame["status"] == "diverged").all():
+            parts.append(_note(f"Every network diverged ({len(frame)} of {len(frame)}): there is nothing to analyze or "
+                               "compare. Lower grid.learning_rates or set train.grad_clip, and rerun with --force train."))  # fmt: skip
         fig, _ = figures.status_bars(frame[frame["trained"]])
         parts.append('<div class="figs">' + figs.add(fig, "status") + "</div>")
     parts.append("</section>")
@@ -116,9 +182,10 @@ def build_report(spec: StudySpec, store: Store, *, max_network_pages: int = 50) 
     parts.append('<section id="training"><h2>Training</h2>')
     histories = {}
     for n in frame.loc[frame["trained"], "network"]:
-        path = store.history_path(int(n))
-        if path.exists():
-            histories[int(n)] = store.load_arrays(path)
+        try:
+            histories[int(n)] = study.history(int(n))
+        except (ValueError, OSError):
+            continue
     if histories:
         arch = dict(zip(frame["network"].astype(int), frame["architecture"], strict=True))
         fig, _ = figures.loss_curves(histories, arch)
@@ -126,11 +193,9 @@ def build_report(spec: StudySpec, store: Store, *, max_network_pages: int = 50) 
         acc = (
             frame[frame["trained"]]
             .groupby("architecture")["accuracy"]
-            .describe()[["count", "min", "50%", "max"]]
+            .agg(["count", "min", "median", "max"])
         )
-        parts.append(
-            acc.rename(columns={"50%": "median"}).to_html(float_format="%.4f", classes="acc")
-        )
+        parts.append(_table(acc, float_format="%.4f", classes="acc"))
     else:
         parts.append(_note("No training curves yet: the train stage has not run."))
     parts.append("</section>")
@@ -140,67 +205,62 @@ def build_report(spec: StudySpec, store: Store, *, max_network_pages: int = 50) 
     analyzed = frame[frame["analyzed"]]
     if analyzed.empty:
         parts.append(_note("The analyze stage has not run yet: run `rnnscope analyze STUDY`."))
-    representatives = {}
-    for arch, rows in analyzed.groupby("architecture", sort=False):
-        # the network with the median accuracy stands for its architecture; for text, the
-        # best on validation (as the sentiment paper reports its networks)
-        order = np.argsort(rows["accuracy"].to_numpy())
-        if spec.task.name == "sentiment":
-            pick = int(np.argmax(rows["accuracy"].fillna(-np.inf).to_numpy()))
-        else:
-            pick = order[len(rows) // 2]
-        row = rows.iloc[int(pick)]
-        n = int(row["network"])
-        representatives[arch] = n
-        fps, graph, probe = load_fixed_points(store, n)
+    representatives = _representatives(study, analyzed)
+    for arch, (n, why) in representatives.items():
+        fps, edges, probe, index = _fixed_point_view(study, n)
         stable = fps.is_stable.numpy() if len(fps) else np.zeros(0, bool)
-        ev = fps.eigenvalues.numpy() if len(fps) else np.zeros((0, 1), complex)
-        edges = np.array(list(graph.edges), dtype=int).reshape(-1, 2)
         title = f"{arch}, network {n}"
         blocks = []
-        fig, _ = figures.state_space(probe, fps.points.numpy(), fps.n_unstable.numpy() if len(fps) else np.zeros(0, int),
-                                     fps.q.numpy(), fps.kind == "fixed", edges, title)  # fmt: skip
+        fig, _ = figures.state_space(
+            probe, fps.points.numpy(), index, fps.q.numpy(), fps.kind == "fixed", edges, title
+        )
         blocks.append(
             figs.add(fig, f"state_space_{arch}", "trajectories and fixed points, top 2 PCs")
         )
         if len(fps):
+            ev = fps.eigenvalues.numpy()
             fig, _ = figures.eigenvalue_spectrum(ev, stable, title)
             blocks.append(
                 figs.add(fig, f"spectrum_{arch}", "Jacobian eigenvalues vs the unit circle")
             )
             fig, _ = figures.time_constants(ev, stable, title=title)
             blocks.append(figs.add(fig, f"time_constants_{arch}", "slowest modes at stable points"))
-        parts.append(f'<h3 id="arch-{html.escape(arch)}">{html.escape(arch)}: {len(fps)} fixed points, '
+        parts.append(f'<h3 id="arch-{_e(_safe(arch))}">{_e(arch)}: network {n} ({_e(why)}): {len(fps)} fixed points, '
                      f"{int(stable.sum())} stable</h3>")  # fmt: skip
         parts.append('<div class="figs">' + "".join(blocks) + "</div>")
     parts.append("</section>")
 
     # -- task read-out
     parts.append('<section id="readout"><h2>Task read-out</h2>')
-    parts.append(_readout(spec, store, analyzed, representatives, figs))
+    parts.append(_readout(study, analyzed, representatives, figs))
     parts.append("</section>")
 
     # -- population
     parts.append('<section id="population"><h2>Population: geometry and topology</h2>')
-    info = store.stage_done("compare")
+    info = study.stage("compare")
     if info is None:
         parts.append(_note("The compare stage has not run yet: run `rnnscope compare STUDY`."))
+    elif info.get("skipped"):
+        parts.append(_note(f"The compare stage found nothing to compare: {info['skipped']}."))
     else:
         blocks, heat = [], []
+        by_id = frame.set_index("network")
         for name, score in info["silhouette_by_architecture"].items():
-            data = store.load_arrays(store.root / "compare" / f"{name}.npz")
-            ids = data["networks"]
-            labels = _group_labels(frame.set_index("network").loc[ids])
-            fig, _ = figures.mds_map(data["embedding"], labels, score, f"MDS, {name}")
+            emb = study.embedding(name)
+            rows = by_id.loc[emb["network"]]
+            labels = _group_labels(rows)
+            xy = emb[["x", "y"]].to_numpy()
+            fig, _ = figures.mds_map(xy, labels, score, f"MDS, {name}")
             static = figs.add(fig, f"mds_{name}")
-            blocks.append(_interactive_map(data["embedding"], frame.set_index("network").loc[ids], name, score,
-                                           static, plotly_done))  # fmt: skip
-            fig, _ = figures.distance_heatmap(data["distances"], labels, f"{name} distances")
-            heat.append(figs.add(fig, f"distances_{name}"))
+            blocks.append(_interactive_map(xy, rows, name, score, static, plotly_done))
+            if len(rows) <= 2000:  # a heatmap of more networks is a texture, not a figure
+                _, d = study.distances(name, as_frame=False)
+                fig, _ = figures.distance_heatmap(np.asarray(d), labels, f"{name} distances")
+                heat.append(figs.add(fig, f"distances_{name}"))
         parts.append('<div class="figs">' + "".join(blocks) + "</div>")
         parts.append('<div class="figs">' + "".join(heat) + "</div>")
         if info.get("recording"):
-            parts.append(_recording_ranking(store, frame, info))
+            parts.append(_recording_ranking(study, frame, info))
     parts.append("</section>")
 
     # -- every network
@@ -208,7 +268,7 @@ def build_report(spec: StudySpec, store: Store, *, max_network_pages: int = 50) 
     if frame["analyzed"].any():
         fig, _ = figures.stable_vs_accuracy(frame[frame["analyzed"]])
         parts.append('<div class="figs">' + figs.add(fig, "stable_vs_accuracy") + "</div>")
-    pages = _network_pages(spec, store, frame, representatives, max_network_pages, figs)
+    pages = _network_pages(study, frame, representatives, max_network_pages, executor, progress)
     parts.append(_network_table(frame, pages))
     parts.append("</section>")
 
@@ -218,18 +278,18 @@ def build_report(spec: StudySpec, store: Store, *, max_network_pages: int = 50) 
     )
     page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(spec.name)} — rnnscope report</title><style>{_CSS}</style></head><body>"
+        f"<title>{_e(spec.name)} — rnnscope report</title><style>{_CSS}</style></head><body>"
         + "\n".join(parts)
         + f"<script>{_SORT_JS}</script></body></html>"
     )
     path = out / "index.html"
-    store.write_text("report/index.html", page)
-    return path
+    _atomic_write(path, page)
+    return path, seconds
 
 
-def _recording_ranking(store: Store, frame: pd.DataFrame, info: dict) -> str:
+def _recording_ranking(study: Study, frame: pd.DataFrame, info: dict) -> str:
     """Networks ranked against the recording, with the caution beside the topology result."""
-    out = [f"<h3>Networks against the recording <code>{html.escape(info['recording'])}</code></h3>"]
+    out = [f"<h3>Networks against the recording <code>{_e(info['recording'])}</code></h3>"]
     out.append(
         '<p class="note">Geometry similarity is not the same computation: networks of different '
         "architectures can match a recording's geometry equally well while their fixed-point "
@@ -237,19 +297,18 @@ def _recording_ranking(store: Store, frame: pd.DataFrame, info: dict) -> str:
         "together with the topology map above.</p>"
     )
     by_id = frame.set_index("network")
-    for path in sorted((store.root / "compare").glob("recording_*.npz")):
-        data = store.load_arrays(path)
-        metric = path.stem.removeprefix("recording_")
+    for metric in study.spec.compare.geometry:
+        ranking = study.recording_ranking(metric)
+        if ranking is None:
+            continue
         rows = []
-        for rank, (n, d) in enumerate(zip(data["networks"], data["distances"], strict=True)):
+        for rank, (n, d) in enumerate(zip(ranking["network"], ranking["distance"], strict=True)):
             row = by_id.loc[int(n)]
             stable = "" if pd.isna(row["n_stable"]) else str(int(row["n_stable"]))
-            rows.append(
-                f"<tr><td>{rank + 1}</td><td>{int(n)}</td><td class='l'>{html.escape(str(row['architecture']))}</td>"
-                f"<td>{d:.4f}</td><td>{stable}</td></tr>"
-            )
+            rows.append(f"<tr><td>{rank + 1}</td><td>{int(n)}</td><td class='l'>{_e(row['architecture'])}</td>"
+                        f"<td>{d:.4f}</td><td>{stable}</td></tr>")  # fmt: skip
         out.append(
-            f"<p>{html.escape(metric)} distance to the recording (closest first):</p>"
+            f"<p>{_e(metric)} distance to the recording (closest first):</p>"
             "<table class='sortable'><thead><tr><th>rank</th><th>network</th><th class='l'>architecture</th>"
             f"<th>distance</th><th>stable points</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
@@ -260,70 +319,78 @@ def _group_labels(rows: pd.DataFrame) -> list[str]:
     """Architecture, with the activation when the grid varies it (e.g. ``vanilla-relu``)."""
     activations = rows["activation"].dropna().unique()
     if len(activations) <= 1:
-        return rows["architecture"].tolist()
+        return [str(a) for a in rows["architecture"]]
     return [
-        a if act is None or act != act else f"{a}-{act}"
+        str(a) if act is None or act != act else f"{a}-{act}"
         for a, act in zip(rows["architecture"], rows["activation"], strict=True)
     ]
 
 
-def _readout(spec, store, analyzed, representatives, figs) -> str:
+def _readout(study: Study, analyzed, representatives, figs) -> str:
     if analyzed.empty:
         return _note("The analyze stage has not run yet.")
-    arrays = {int(n): store.load_arrays(store.analysis_path(int(n))) for n in analyzed["network"]}
-    archs = analyzed["architecture"].tolist()
-    if spec.task.name == "flipflop":
-        out = ['<div class="figs">']
-        for arch, n in representatives.items():
-            fps, graph, _ = load_fixed_points(store, n)
-            params = store.load_arrays(store.params_path(n))
-            y = (
-                fps.points.numpy()[:, : params["W_out"].shape[1]] @ params["W_out"][0]
-                + params["b_out"][0]
-            )
-            labels = [tuple(np.where(np.abs(r) < 0.5, 0, np.sign(r)).astype(int)) for r in y]
-            stable = fps.is_stable.numpy() if len(fps) else np.zeros(0, bool)
-            edges = np.array(list(graph.edges), dtype=int).reshape(-1, 2)
-            fig, _ = figures.transition_graph(
-                labels, edges, stable, f"{arch}, network {n}: transition graph"
-            )
-            out.append(
-                figs.add(fig, f"transition_graph_{arch}", "saddles (red) joining stable corners")
-            )
-        out.append("</div>")
-        corners = [int(arrays[int(n)]["readout_corners"]) for n in analyzed["network"]]
-        table = pd.DataFrame({"architecture": archs, "corners": corners}).groupby("architecture")[
-            "corners"
-        ]
-        out.append(table.describe()[["count", "min", "50%", "max"]].to_html(float_format="%.0f"))
-        return "".join(out)
-    if spec.task.name == "sine":
-        target = np.stack([arrays[int(n)]["sine_target_frequency"] for n in analyzed["network"]])
-        pred = np.stack([arrays[int(n)]["sine_linearized_frequency"] for n in analyzed["network"]])
-        fig, _ = figures.frequency_match(target, pred, archs)
-        return '<div class="figs">' + figs.add(fig, "frequency_match") + "</div>"
-    if spec.task.name == "context":
-        near = np.stack([arrays[int(n)]["context_near_one"] for n in analyzed["network"]])
-        align = np.stack([arrays[int(n)]["context_readout_alignment"] for n in analyzed["network"]])
-        fig, _ = figures.context_lines(near, align, archs)
-        return '<div class="figs">' + figs.add(fig, "context_lines") + "</div>"
-    if spec.task.name == "sentiment":
-        return _sentiment_readout(store, analyzed, representatives, arrays, figs)
-    return _note(f"No read-out is defined for task {spec.task.name!r}.")
+    task = study.spec.task.name
+    section = _READOUTS.get(task)
+    if section is None:
+        return _note(f"No read-out is defined for task {task!r}.")
+    arrays = {int(n): study.analysis(int(n), _READOUT_KEYS) for n in analyzed["network"]}
+    return section(study, analyzed, representatives, arrays, figs)
 
 
-def _sentiment_readout(store, analyzed, representatives, arrays, figs) -> str:
-    from ..study import _text
-    from ..study.stages import baseline_path
+_READOUT_KEYS = (
+    "readout_corners", "sine_target_frequency", "sine_linearized_frequency", "context_near_one",
+    "context_readout_alignment", "sentiment_summary", "sentiment_valence", "sentiment_valence_labels",
+)  # fmt: skip
 
-    per_network = [arrays[int(n)] for n in analyzed["network"]]
-    table = _text.summary_table(analyzed, per_network)
-    out = []
-    path = baseline_path(store)
-    if path.exists():
-        bow = float(store.load_arrays(path)["test_accuracy"])
+
+def _flipflop(study, analyzed, representatives, arrays, figs) -> str:
+    out = ['<div class="figs">']
+    for arch, (n, why) in representatives.items():
+        fps, edges, _, _ = _fixed_point_view(study, n)
+        params = study.params(n)
+        hidden = params["W_out"].shape[1]
+        y = fps.points.numpy()[:, :hidden] @ params["W_out"][0] + params["b_out"][0]
+        labels = [tuple(np.where(np.abs(r) < 0.5, 0, np.sign(r)).astype(int)) for r in y]
+        stable = fps.is_stable.numpy() if len(fps) else np.zeros(0, bool)
+        fig, _ = figures.transition_graph(
+            labels, edges, stable, f"{arch}, network {n} ({why}): transition graph"
+        )
         out.append(
-            f"<p>Bag-of-words logistic regression, same split: test accuracy <b>{bow:.4f}</b>.</p>"
+            figs.add(fig, f"transition_graph_{arch}", "saddles (red) joining stable corners")
+        )
+    out.append("</div>")
+    corners = [int(arrays[int(n)].get("readout_corners", 0)) for n in analyzed["network"]]
+    table = pd.DataFrame({"architecture": analyzed["architecture"].tolist(), "corners": corners})
+    out.append(
+        _table(
+            table.groupby("architecture")["corners"].agg(["count", "min", "median", "max"]),
+            float_format="%.0f",
+        )
+    )
+    return "".join(out)
+
+
+def _sine(study, analyzed, representatives, arrays, figs) -> str:
+    target = np.stack([arrays[int(n)]["sine_target_frequency"] for n in analyzed["network"]])
+    pred = np.stack([arrays[int(n)]["sine_linearized_frequency"] for n in analyzed["network"]])
+    fig, _ = figures.frequency_match(target, pred, analyzed["architecture"].tolist())
+    return '<div class="figs">' + figs.add(fig, "frequency_match") + "</div>"
+
+
+def _context(study, analyzed, representatives, arrays, figs) -> str:
+    near = np.stack([arrays[int(n)]["context_near_one"] for n in analyzed["network"]])
+    align = np.stack([arrays[int(n)]["context_readout_alignment"] for n in analyzed["network"]])
+    fig, _ = figures.context_lines(near, align, analyzed["architecture"].tolist())
+    return '<div class="figs">' + figs.add(fig, "context_lines") + "</div>"
+
+
+def _sentiment(study, analyzed, representatives, arrays, figs) -> str:
+    table = study.readout_table()
+    out = []
+    baseline = study.baseline()
+    if baseline is not None:
+        out.append(
+            f"<p>Bag-of-words logistic regression, same split: test accuracy <b>{float(baseline['test_accuracy']):.4f}</b>.</p>"
         )
     out.append(
         "<p>Fixed points: zero-input points with ‖F(h) − h‖²/S &lt; the "
@@ -340,22 +407,37 @@ def _sentiment_readout(store, analyzed, representatives, arrays, figs) -> str:
         "the nearest fixed point, on the probe reviews (<code>probe_accuracy</code>: the "
         "network itself on them).</p>"
     )
+    best = table.loc[table.groupby("architecture", sort=False)["accuracy"].idxmax()].set_index(
+        "architecture"
+    )
     out.append("<h3>Best network per architecture (validation accuracy)</h3>")
-    out.append(_text.best_table(table).T.to_html(float_format="%.3g", classes="acc"))
+    out.append(_table(best.T, float_format="%.3g", classes="acc"))
     out.append("<h3>Medians per architecture</h3>")
-    out.append(_text.architecture_table(table).T.to_html(float_format="%.3g", classes="acc"))
-    valence = {arch: arrays[n]["sentiment_valence"] for arch, n in representatives.items()}
+    columns = [c for c in table.columns if c not in ("network", "architecture", "accuracy")]
+    out.append(
+        _table(
+            table.groupby("architecture", sort=False)[columns].median().T,
+            float_format="%.3g",
+            classes="acc",
+        )
+    )
+    valence = {arch: arrays[n]["sentiment_valence"] for arch, (n, _) in representatives.items()}
     if valence:
-        labels = arrays[next(iter(representatives.values()))]["sentiment_valence_labels"]
+        first = next(iter(representatives.values()))[0]
+        labels = arrays[first]["sentiment_valence_labels"]
         auc = table.set_index("network")
         titles = {
             arch: f"{arch}, network {n}\nAUC: top mode {auc.loc[n, 'valence_auc']:.2f}, "
             f"integration {auc.loc[n, 'valence_auc_integration']:.2f}"
-            for arch, n in representatives.items()
+            for arch, (n, _) in representatives.items()
         }
         fig, _ = figures.valence_drive(valence, labels, titles)
         out.append('<div class="figs">' + figs.add(fig, "valence_drive") + "</div>")
     return "".join(out)
+
+
+#: the read-out section of each task (the report's only per-task choice)
+_READOUTS = {"flipflop": _flipflop, "sine": _sine, "context": _context, "sentiment": _sentiment}
 
 
 def _interactive_map(embedding, rows, name, score, static_html, plotly_done) -> str:
@@ -368,15 +450,15 @@ def _interactive_map(embedding, rows, name, score, static_html, plotly_done) -> 
         mask = (rows["architecture"] == arch).to_numpy()
         sub = rows[mask]
         text = [
-            f"network {n}<br>{a}, H={h}, lr={lr:g}, L2={l2:g}, seed {s}<br>{st}, acc {acc:.3f}"
+            _e(f"network {n}") + "<br>" + _e(f"{a}, H={h}, lr={lr:g}, L2={l2:g}, seed {s}") + "<br>" + _e(f"{st}, acc {acc:.3f}")
             for n, a, h, lr, l2, s, st, acc in zip(sub.index, sub["architecture"], sub["hidden_size"],
                                                     sub["learning_rate"], sub["l2"], sub["seed"], sub["status"],
                                                     sub["accuracy"], strict=True)
         ]  # fmt: skip
-        fig.add_trace(go.Scatter(x=embedding[mask, 0], y=embedding[mask, 1], mode="markers", name=arch,
+        fig.add_trace(go.Scatter(x=embedding[mask, 0], y=embedding[mask, 1], mode="markers", name=_e(arch),
                                  marker={"color": colour, "size": 8}, text=text, hoverinfo="text"))  # fmt: skip
     score_text = "n/a" if score is None else f"{score:.2f}"
-    fig.update_layout(title=f"MDS, {name} (silhouette {score_text})", width=480, height=420,
+    fig.update_layout(title=_e(f"MDS, {name} (silhouette by architecture {score_text})"), width=480, height=420,
                       margin={"l": 20, "r": 20, "t": 40, "b": 20}, template="simple_white")  # fmt: skip
     include = not plotly_done[0]
     plotly_done[0] = True
@@ -384,64 +466,87 @@ def _interactive_map(embedding, rows, name, score, static_html, plotly_done) -> 
     return f'<div class="interactive">{div}</div><div class="print-only">{static_html}</div>'
 
 
-def _network_pages(spec, store, frame, representatives, limit, figs) -> set[int]:
-    """Per-network pages (state space and spectrum) for the representatives and the first
-    ``limit`` analyzed networks; returns the ids that have one."""
-    chosen = list(
-        dict.fromkeys(
-            list(representatives.values()) + frame.loc[frame["analyzed"], "network"].tolist()
+def network_page(root: str, network: int) -> str:
+    """Unit of work: one network's page (state space and spectrum, figures inline)."""
+    from ..study import load
+
+    with load(root) as study:
+        n = int(network)
+        row = study.networks.set_index("network").loc[n]
+        fps, edges, probe, index = _fixed_point_view(study, n)
+        folder = study.root / "report" / "networks" / "figures"
+        sub = _Figures(folder)
+        fig, _ = figures.state_space(
+            probe,
+            fps.points.numpy(),
+            index,
+            fps.q.numpy(),
+            fps.kind == "fixed",
+            edges,
+            f"network {n}",
         )
-    )
-    chosen = [int(n) for n in chosen[:limit]]
-    folder = store.root / "report" / "networks"
-    folder.mkdir(parents=True, exist_ok=True)
-    sub = _Figures(folder / "figures")
-    for n in chosen:
-        row = frame.set_index("network").loc[n]
-        fps, graph, probe = load_fixed_points(store, n)
-        edges = np.array(list(graph.edges), dtype=int).reshape(-1, 2)
-        fig, _ = figures.state_space(probe, fps.points.numpy(), fps.n_unstable.numpy() if len(fps) else np.zeros(0, int),
-                                     fps.q.numpy(), fps.kind == "fixed", edges, f"network {n}")  # fmt: skip
         body = sub.add(fig, f"state_space_{n:05d}")
         if len(fps):
             fig, _ = figures.eigenvalue_spectrum(
                 fps.eigenvalues.numpy(), fps.is_stable.numpy(), f"network {n}"
             )
             body += sub.add(fig, f"spectrum_{n:05d}")
-        facts = html.escape(
+        accuracy = "–" if pd.isna(row["accuracy"]) else f"{row['accuracy']:.4f}"
+        facts = _e(
             f"{row['architecture']}, hidden {row['hidden_size']}, lr {row['learning_rate']:g}, L2 {row['l2']:g}, "
-            f"seed {row['seed']}: {row['status']}, accuracy {row['accuracy']:.4f}, {len(fps)} fixed points"
+            f"seed {row['seed']}: {row['status']}, accuracy {accuracy}, {len(fps)} fixed points"
         )
-        store.write_text(
-            f"report/networks/network-{n:05d}.html",
+        return (
             f"<!doctype html><html><head><meta charset='utf-8'><title>network {n}</title><style>{_CSS}</style>"
             f"</head><body><p><a href='../index.html#networks'>← report</a></p><h1>Network {n}</h1><p>{facts}</p>"
-            f"<div class='figs'>{body}</div></body></html>",
+            f"<div class='figs'>{body}</div></body></html>"
         )
+
+
+def _network_pages(
+    study: Study, frame, representatives, limit, executor, progress=False
+) -> set[int]:
+    """Per-network pages for the representatives and the first ``limit`` analyzed
+    networks, rendered on ``executor``; returns the ids that have one."""
+    chosen = list(
+        dict.fromkeys(
+            [n for n, _ in representatives.values()]
+            + frame.loc[frame["analyzed"], "network"].tolist()
+        )
+    )
+    chosen = [int(n) for n in chosen[:limit]]
+    folder = study.root / "report" / "networks"
+    if executor is None or not getattr(executor, "shared_filesystem", True):
+        executor = InProcess()  # workers render pages from the study folder: they must see it
+    meter = Meter(len(chosen), "report", unit="pages", enabled=progress)
+    for done in executor.run(network_page, [(str(study.root), n) for n in chosen]):
+        _atomic_write(folder / f"network-{chosen[done.index]:05d}.html", done.value)
+        meter.advance()
+    meter.close()
     return set(chosen)
 
 
 def _network_table(frame: pd.DataFrame, pages: set[int]) -> str:
     cols = ["network", "architecture", "hidden_size", "activation", "learning_rate", "l2", "seed", "status",
-            "steps", "accuracy", "n_fixed", "n_stable"]  # fmt: skip
-    head = "".join(
-        f'<th class="{"l" if c in ("architecture", "status", "activation") else ""}">{c}</th>'
-        for c in cols
-    )
+            "steps", "accuracy", "n_fixed", "n_stable", "n_index1"]  # fmt: skip
+    text_cols = ("architecture", "status", "activation")
+    head = "".join(f'<th class="{"l" if c in text_cols else ""}">{c}</th>' for c in cols)
     rows = []
     for r in frame[cols].itertuples(index=False):
         cells = []
         for c, v in zip(cols, r, strict=True):
+            missing = v is None or (isinstance(v, float) and np.isnan(v))
             text = (
                 ""
-                if v is None or (isinstance(v, float) and np.isnan(v))
+                if missing
                 else (
                     f"{v:.4f}" if c == "accuracy" else f"{v:g}" if isinstance(v, float) else str(v)
                 )
             )
+            text = _e(text)
             if c == "network" and int(v) in pages:
                 text = f'<a href="networks/network-{int(v):05d}.html">{int(v)}</a>'
-            cls = ' class="l"' if c in ("architecture", "status", "activation") else ""
-            cells.append(f'<td{cls} data-v="{html.escape(str(v))}">{text}</td>')
+            cls = ' class="l"' if c in text_cols else ""
+            cells.append(f'<td{cls} data-v="{_e(v)}">{text}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -56,21 +56,20 @@ def text_config(spec) -> TextTrainConfig:
         batch_size=t.batch_size,
         eval_every=t.eval_every,
         patience=t.patience,
-        state_noise=0.0 if t.state_noise is None else t.state_noise,
+        state_noise=t.state_noise,
         grad_clip=t.grad_clip,
         data_seed=t.data_seed,
     )
 
 
 def text_network_of(spec, task: Sentiment, row) -> TextRNN:
+    """The network of one study row (a dict or a pandas row)."""
+    row = dict(row)
+    act = row.get("activation")
+    act = None if act is None or (isinstance(act, float) and np.isnan(act)) else act
     return text_network(
-        row.architecture, int(row.hidden_size), task.data, text_config(spec), _activation(row)
+        row["architecture"], int(row["hidden_size"]), task.data, text_config(spec), act
     )
-
-
-def _activation(row):
-    act = getattr(row, "activation", None)
-    return None if act is None or (isinstance(act, float) and np.isnan(act)) else act
 
 
 def train_text_group(spec, task: Sentiment, rows: pd.DataFrame):
@@ -130,7 +129,7 @@ def analyze_text_network(spec, task: Sentiment, row, params, words):
         states, _ = net.run(params, tokens, lengths)
     states = states[0]
     mask = torch.arange(tokens.shape[1])[None, :] < lengths[:, None]
-    size, hidden = net.state_size, net.hidden_size
+    size = net.state_size
     readout = net.readout_vectors(params)[0, :, 0].double()
     bias = float(params["b_out"][0, 0])
     step = net.step_function(params)
@@ -146,7 +145,7 @@ def analyze_text_network(spec, task: Sentiment, row, params, words):
         n_candidates=fp.candidates,
         candidate_noise=fp.noise,
         tol_q_mean=fp.tol_q_mean,
-        observed=hidden,
+        observed=net.hidden_size,
         seed=int(row.network),
     )
     summary = analysis.summary()
@@ -160,23 +159,14 @@ def analyze_text_network(spec, task: Sentiment, row, params, words):
             linearized_accuracy=lin.linearized_accuracy,
             agreement=lin.agreement,
         )
-    lin = analysis.linearization
     d = net.embedding_size
+    from .families import fixed_point_arrays
+
+    # Jacobians are not stored: the read API recomputes them from the points exactly
+    points = fixed_point_arrays(fps, size, d)
     arrays = {
-        "probe_states": states[mask][:, :hidden].numpy(),
-        "points": fps.points.double().numpy(),
-        "q": fps.q.double().numpy(),
+        **{k: v for k, v in points.items() if k not in ("jacobians", "input_jacobians")},
         "inputs": np.zeros((len(fps), d)),
-        "fixed": fps.kind == "fixed",
-        # float32: hundreds of points along a line, S × S each
-        "jacobians": np.zeros((0, size, size), np.float32)
-        if lin is None
-        else lin.jacobian.float().numpy(),
-        "input_jacobians": np.zeros((0, size, d), np.float32)
-        if lin is None
-        else lin.input_jacobian.float().numpy(),
-        "eigenvalues_real": np.zeros((0, size)) if lin is None else lin.eigenvalues.real.numpy(),
-        "eigenvalues_imag": np.zeros((0, size)) if lin is None else lin.eigenvalues.imag.numpy(),
         "graph_edges": np.zeros((0, 2), dtype=np.int64),
         "sentiment_pca_variance": analysis.pca_variance[:10],
         "sentiment_summary": np.array(
@@ -190,8 +180,7 @@ def analyze_text_network(spec, task: Sentiment, row, params, words):
         if analysis.line is None
         else np.asarray(analysis.line.coordinate),
     }
-    n_stable = int(fps.is_stable.sum()) if len(fps) else 0
-    return arrays, len(fps), n_stable
+    return arrays
 
 
 def summary_table(frame: pd.DataFrame, per_network: list[dict]) -> pd.DataFrame:

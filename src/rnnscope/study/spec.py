@@ -1,24 +1,50 @@
 """``StudySpec``: a study's TOML file, validated on load.
 
-Unknown keys, wrong types and impossible values are rejected with the file, the key and
-the reason. ``rnnscope init`` writes a commented example (:data:`EXAMPLE`).
+Unknown keys, wrong types, NaN/inf and impossible or memory-exhausting values are
+rejected with the file, the key and the reason. The ``[train]`` and ``[fixed_points]``
+sections belong to the task's family (:mod:`rnnscope.study.families`): a key the family
+does not use is an unknown key. ``rnnscope init`` writes a commented example
+(:data:`EXAMPLE`).
+
+The parts of a spec that determine results are fingerprinted per stage
+(:func:`stage_parts`): the store keeps the spec it ran with and refuses a different
+one (:mod:`rnnscope.study.fingerprint`).
 """
 
 from __future__ import annotations
 
+import inspect
+import math
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..cells import ARCHITECTURES
 from ..cells._activations import ACTIVATIONS
 from ..tasks import TASKS
 
+#: limits checked before anything is allocated (a study that needs more is refused)
+MAX_NETWORKS = 100_000
+MAX_HIDDEN = 4096
+MAX_STEPS = 10_000_000
+MAX_TRIAL_STEPS = 100_000
+MAX_BATCH = 65_536
+MAX_CANDIDATES = 100_000
+#: probe states a network's geometry is measured on (trials × time steps)
+MAX_PROBE_SAMPLES = 1_000_000
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True, allow_inf_nan=False)
 
 
 class TaskSpec(_Strict):
@@ -32,6 +58,27 @@ class TaskSpec(_Strict):
             raise ValueError(f"unknown task {v!r}; choose one of {', '.join(map(repr, TASKS))}")
         return v
 
+    @field_validator("options")
+    @classmethod
+    def _finite(cls, v: dict) -> dict:
+        for key, value in v.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{key} = {value}: must be a finite number")
+            if key == "steps" and isinstance(value, int | float) and value > MAX_TRIAL_STEPS:
+                raise ValueError(f"steps = {value:g} is too large (at most {MAX_TRIAL_STEPS:,})")
+        return v
+
+    def full_options(self) -> dict[str, object]:
+        """The options with every default filled in (what the task really is)."""
+        params = inspect.signature(TASKS[self.name]).parameters
+        full = {
+            k: p.default
+            for k, p in params.items()
+            if p.default is not inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD
+        }
+        full.update(self.options)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in full.items()}
+
 
 class GridSpec(_Strict):
     architectures: list[str] = Field(
@@ -41,7 +88,9 @@ class GridSpec(_Strict):
     activations: list[str] = Field(default_factory=lambda: ["tanh"], min_length=1)
     learning_rates: list[float] = Field(default_factory=lambda: [1e-2], min_length=1)
     l2: list[float] = Field(default_factory=lambda: [0.0], min_length=1)
-    seeds: int = Field(4, gt=0, description="networks per grid point: seeds 0 … seeds-1")
+    seeds: int = Field(
+        4, gt=0, le=MAX_NETWORKS, description="networks per grid point: seeds 0 … seeds-1"
+    )
 
     @field_validator("architectures")
     @classmethod
@@ -66,8 +115,8 @@ class GridSpec(_Strict):
     @field_validator("hidden_sizes")
     @classmethod
     def _sizes(cls, v: list[int]) -> list[int]:
-        if any(h <= 0 for h in v):
-            raise ValueError("hidden sizes must be positive")
+        if any(h <= 0 or h > MAX_HIDDEN for h in v):
+            raise ValueError(f"hidden sizes must lie in 1 … {MAX_HIDDEN}")
         return v
 
     @field_validator("learning_rates")
@@ -84,43 +133,76 @@ class GridSpec(_Strict):
             raise ValueError("L2 coefficients must be >= 0")
         return v
 
+    def size(self) -> int:
+        """How many networks the grid holds (gated cells ignore ``activations``)."""
+        from ..train.grid import ACTIVATION_ARCHITECTURES
 
-class TrainSpec(_Strict):
-    max_steps: int = Field(3000, gt=0)
-    batch_size: int = Field(64, gt=0)
-    state_noise: float | None = Field(
-        None, ge=0, description="σ of hidden-state noise; default 0.1 for trial tasks, 0 for text"
-    )
+        per = len(self.hidden_sizes) * len(self.learning_rates) * len(self.l2) * self.seeds
+        return sum(
+            per * (len(set(self.activations)) if a in ACTIVATION_ARCHITECTURES else 1)
+            for a in dict.fromkeys(self.architectures)
+        )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> GridSpec:
+        if self.size() > MAX_NETWORKS:
+            raise ValueError(
+                f"the grid holds {self.size():,} networks; a study holds at most {MAX_NETWORKS:,}"
+            )
+        return self
+
+
+# ----------------------------------------------------------------- family sections
+class TrialTrainSpec(_Strict):
+    """``[train]`` for trial tasks (flip-flop, sine, context, neurogym)."""
+
+    max_steps: int = Field(3000, gt=0, le=MAX_STEPS)
+    batch_size: int = Field(64, gt=0, le=MAX_BATCH)
+    state_noise: float = Field(0.1, ge=0, description="σ of hidden-state noise during training")
     grad_clip: float = Field(1.0, ge=0)
     eval_every: int = Field(50, gt=0)
     data_seed: int = Field(0, ge=0)
     stop_on_success: bool = Field(True, description="stop each network when it solves the task")
-    # text tasks (sentiment) train by epochs over a fixed corpus, with early stopping
-    max_epochs: int = Field(4, gt=0, description="text tasks: passes over the training split")
-    patience: int = Field(
-        4, gt=0, description="text tasks: evaluations without a better validation accuracy"
-    )
-    embedding_size: int = Field(64, gt=0, description="text tasks: embedding width")
+
+
+class TextTrainSpec(_Strict):
+    """``[train]`` for text tasks (sentiment): epochs over a corpus, early stopping."""
+
+    max_epochs: int = Field(4, gt=0, le=10_000, description="passes over the training split")
+    batch_size: int = Field(64, gt=0, le=MAX_BATCH)
+    eval_every: int = Field(50, gt=0)
+    patience: int = Field(4, gt=0, description="evaluations without a better validation accuracy")
+    state_noise: float = Field(0.0, ge=0)
+    grad_clip: float = Field(1.0, ge=0)
+    data_seed: int = Field(0, ge=0)
+    embedding_size: int = Field(64, gt=0, le=MAX_HIDDEN, description="embedding width")
     embedding_scale: float = Field(
-        0.05, gt=0, description="text tasks: standard deviation of the initial embeddings"
+        0.05, gt=0, description="standard deviation of the initial embeddings"
     )
 
 
-class FixedPointSpec(_Strict):
-    candidates: int = Field(512, gt=0, description="candidates per network")
+class TrialFixedPointSpec(_Strict):
+    """``[fixed_points]`` for trial tasks."""
+
+    candidates: int = Field(512, gt=0, le=MAX_CANDIDATES, description="candidates per network")
     noise: float = Field(0.0, ge=0, description="σ of noise added to sampled states")
     tol_q: float = Field(1e-12, gt=0)
     tol_unique: float = Field(1e-3, gt=0)
-    graph: bool = Field(
-        True, description="build the unstable-manifold graph (not for text tasks' line attractors)"
-    )
-    tol_q_mean: float = Field(
-        1e-8, gt=0, description="text tasks: keep points with ‖F(h) − h‖² / S below this"
-    )
+    graph: bool = Field(True, description="build the unstable-manifold graph")
+
+
+class TextFixedPointSpec(_Strict):
+    """``[fixed_points]`` for text tasks: the line attractor's points."""
+
+    candidates: int = Field(512, gt=0, le=MAX_CANDIDATES, description="candidates per network")
+    noise: float = Field(0.0, ge=0, description="σ of noise added to sampled states")
+    tol_q_mean: float = Field(1e-8, gt=0, description="keep points with ‖F(h) − h‖² / S below this")
 
 
 class ProbeSpec(_Strict):
-    batch_size: int = Field(64, gt=0, description="probe trials; every network sees the same ones")
+    batch_size: int = Field(
+        64, gt=0, le=MAX_BATCH, description="probe trials; every network sees the same ones"
+    )
     seed: int = Field(99, ge=0)
 
 
@@ -135,31 +217,138 @@ class CompareSpec(_Strict):
     )
 
 
+class RunSpec(_Strict):
+    """How a study runs (never what it computes: not part of the fingerprint)."""
+
+    device: str = Field("cpu", description="torch device for training and analysis, e.g. 'cuda'")
+    train_chunk: int = Field(
+        32, gt=0, le=4096, description="networks per training unit of work (a group is split)"
+    )
+    compare_block: int = Field(
+        128, gt=0, le=4096, description="networks per side of a distance-matrix block"
+    )
+
+
+class ClusterSpec(_Strict):
+    """``[cluster]``: a SLURM cluster through dask-jobqueue (``rnnscope run --dask slurm``)."""
+
+    jobs: int = Field(2, gt=0, description="SLURM jobs (one Dask worker each)")
+    cores: int = Field(1, gt=0, description="cores per job")
+    memory: str = Field("4GB", description="memory per job")
+    walltime: str = Field("01:00:00")
+    queue: str | None = Field(None, description="SLURM partition")
+    account: str | None = None
+    job_extra_directives: list[str] = Field(default_factory=list)
+
+    def cluster_options(self) -> dict[str, object]:
+        return self.model_dump(exclude_none=True)
+
+
 class StudySpec(_Strict):
     """A whole study. See :data:`EXAMPLE` for every key with its default."""
 
-    name: str = "study"
-    output: str = Field("rnnscope-study", description="study folder, relative to the TOML file")
+    name: str = Field("rnnscope-study", min_length=1)
+    output: str | None = Field(
+        None, description="study folder, relative to the current directory (default: name)"
+    )
     task: TaskSpec = Field(default_factory=TaskSpec)
     grid: GridSpec = Field(default_factory=GridSpec)
-    train: TrainSpec = Field(default_factory=TrainSpec)
-    fixed_points: FixedPointSpec = Field(default_factory=FixedPointSpec)
+    train: TrialTrainSpec | TextTrainSpec = Field(default_factory=TrialTrainSpec)
+    fixed_points: TrialFixedPointSpec | TextFixedPointSpec = Field(
+        default_factory=TrialFixedPointSpec
+    )
     probe: ProbeSpec = Field(default_factory=ProbeSpec)
     compare: CompareSpec = Field(default_factory=CompareSpec)
+    run: RunSpec = Field(default_factory=RunSpec)
+    cluster: ClusterSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _family_sections(cls, data):
+        """Validate ``[train]`` and ``[fixed_points]`` against the task family's sections."""
+        if not isinstance(data, dict):
+            return data
+        from .families import family_of
+
+        task = data.get("task", {})
+        name = (
+            task.get("name", "flipflop") if isinstance(task, dict) else getattr(task, "name", None)
+        )
+        if name not in TASKS:
+            return data  # TaskSpec reports it
+        family = family_of(name)
+        data = dict(data)
+        for key, section in (
+            ("train", family.train_spec),
+            ("fixed_points", family.fixed_point_spec),
+        ):
+            raw = data.get(key, {})
+            if isinstance(raw, BaseModel):
+                raw = raw.model_dump()
+            if not isinstance(raw, dict):
+                raise ValueError(f"{key}: must be a table of keys")
+            try:
+                data[key] = section.model_validate(raw)
+            except ValidationError as err:
+                first = err.errors()[0]
+                field = ".".join(str(p) for p in first["loc"])
+                reason = first["msg"]
+                if first["type"] == "extra_forbidden":
+                    reason = f"unknown key for {family.name} tasks like {name!r}"
+                raise ValueError(f"{key}.{field}: {reason.rstrip('.')}") from None
+        return data
+
+    @field_validator("output")
+    @classmethod
+    def _output(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must name a folder (leave it out to use the study's name)")
+        return v
 
     @model_validator(mode="after")
-    def _task_options(self) -> StudySpec:
+    def _checks(self) -> StudySpec:
         from ..tasks import make_task
 
+        if self.output is None and ("/" in self.name or self.name.startswith(".")):
+            raise ValueError(
+                f"name {self.name!r} cannot serve as the study folder; give `output` as well"
+            )
         try:
-            make_task(self.task.name, **self.task.options)
+            task = make_task(self.task.name, **self.task.options)
         except (TypeError, ValueError) as err:
             raise ValueError(f"task options: {err}") from None
+        steps = getattr(task, "steps", None)
+        if isinstance(steps, int) and steps * self.probe.batch_size > MAX_PROBE_SAMPLES:
+            raise ValueError(
+                f"probe: {self.probe.batch_size} trials × {steps} steps is more than "
+                f"{MAX_PROBE_SAMPLES:,} states per network; use fewer probe trials or steps"
+            )
         return self
+
+    @property
+    def folder(self) -> str:
+        """The study folder when none is given on the command line: ``output``, else the
+        study's name, relative to the current directory."""
+        return self.output or self.name
 
 
 class SpecError(ValueError):
     """A study file that cannot be used; the message names file, key and reason."""
+
+
+def format_error(source: str, err: ValidationError) -> str:
+    """One line: ``source: key: reason (and N more)``."""
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    reason = first["msg"]
+    if first["type"] == "extra_forbidden":
+        reason = "unknown key"
+    if reason.startswith("Value error, "):
+        reason = reason.removeprefix("Value error, ")
+        if not key and ": " in reason:  # a section check names its own key
+            key, reason = reason.split(": ", 1)
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{source}: {key or '(top level)'}: {reason.rstrip('.')}{more}."
 
 
 def load_spec(path: str | Path) -> StudySpec:
@@ -167,13 +356,19 @@ def load_spec(path: str | Path) -> StudySpec:
     path = Path(path)
     if not path.exists():
         raise SpecError(f"{path}: no such study file (write one with `rnnscope init {path}`).")
+    if path.is_dir():
+        raise SpecError(f"{path}: a folder, not a study file.")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"{path}: not valid TOML: {err}.") from None
     except UnicodeDecodeError:
         raise SpecError(f"{path}: not a text file.") from None
-    task = data.get("task") if isinstance(data, dict) else None
+    if not data:
+        raise SpecError(
+            f"{path}: empty; a study names at least its task and grid (see `rnnscope init`)."
+        )
+    task = data.get("task")
     if isinstance(task, dict) and task.get("name") == "sentiment":
         # a corpus given as a path is relative to the study file
         options = task.get("options")
@@ -182,29 +377,20 @@ def load_spec(path: str | Path) -> StudySpec:
 
         if isinstance(corpus, str) and corpus not in CORPORA and not Path(corpus).is_absolute():
             options["corpus"] = str((path.parent / corpus).resolve())
+    compare = data.get("compare")
+    if isinstance(compare, dict) and isinstance(compare.get("recording"), str):
+        recording = compare["recording"]
+        if not Path(recording).is_absolute():  # paths in a study file are relative to it
+            compare["recording"] = str((path.parent / recording).resolve())
     try:
-        spec = StudySpec.model_validate(data)
+        return StudySpec.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        reason = first["msg"]
-        if first["type"] == "extra_forbidden":
-            reason = "unknown key"
-        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        raise SpecError(f"{path}: {key}: {reason.rstrip('.')}{more}.") from None
-    recording = spec.compare.recording
-    if recording is not None and not Path(recording).is_absolute():
-        # paths in a study file are relative to the file
-        absolute = str((path.parent / recording).resolve())
-        spec = spec.model_copy(
-            update={"compare": spec.compare.model_copy(update={"recording": absolute})}
-        )
-    return spec
+        raise SpecError(format_error(str(path), err)) from None
 
 
 EXAMPLE = """# An rnnscope study: `rnnscope run study.toml`.
 name = "flipflop-universality"
-output = "flipflop-study"            # folder for the store, relative to this file
+# output = "flipflop-universality"   # study folder, relative to where you run; default: name
 
 [task]
 name = "flipflop"                    # flipflop | sine | context | neurogym | sentiment
@@ -218,27 +404,21 @@ learning_rates = [0.01]
 l2 = [0.0]
 seeds = 4                            # seeds 0..3 per grid point
 
-[train]
-max_steps = 3000                     # budget per network; each stops when it solves the task
-batch_size = 64
+[train]                              # trial tasks; a sentiment study has max_epochs, patience,
+max_steps = 3000                     # embedding_size, embedding_scale instead of max_steps and
+batch_size = 64                      # stop_on_success
 state_noise = 0.1                    # σ of hidden-state noise: memories become fixed points
-                                     # (left out: 0.1 for trial tasks, 0 for text tasks)
 grad_clip = 1.0
 eval_every = 50
 data_seed = 0
 stop_on_success = true               # false: use the whole budget (lower error, cleaner attractors)
-max_epochs = 4                       # text tasks (sentiment): passes over the training texts
-patience = 4                         # text tasks: evaluations without a better validation accuracy
-embedding_size = 64                  # text tasks: embedding width
-embedding_scale = 0.05               # text tasks: σ of the initial embeddings
 
-[fixed_points]
-candidates = 512                     # per network, sampled from its probe trajectories
+[fixed_points]                       # trial tasks; a sentiment study has tol_q_mean instead of
+candidates = 512                     # tol_q, tol_unique and graph
 noise = 0.0                          # σ added to the sampled states
 tol_q = 1e-12
 tol_unique = 1e-3
 graph = true                         # unstable-manifold graph (which attractors saddles join)
-tol_q_mean = 1e-8                    # text tasks: keep points with ‖F(h) − h‖²/S below this
 
 [probe]                              # the inputs every network's geometry is measured on
 batch_size = 64
@@ -248,4 +428,16 @@ seed = 99
 geometry = ["svcca"]                 # any of cca, svcca, pwcca, cka, procrustes
 topology = true
 # recording = "data/activity.npy"    # rank the networks against recorded activity on the probe trials
+
+[run]                                # how it runs, not what it computes
+device = "cpu"                       # e.g. "cuda"
+train_chunk = 32                     # networks per training unit of work
+compare_block = 128                  # networks per side of a distance block
+
+# [cluster]                          # `rnnscope run study.toml --dask slurm` (pip install 'rnnscope[slurm]')
+# jobs = 8
+# cores = 1
+# memory = "4GB"
+# walltime = "02:00:00"
+# queue = "normal"
 """

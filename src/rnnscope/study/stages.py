@@ -1,449 +1,517 @@
-"""The study pipeline: train → analyze → compare → report, resumable.
+"""The study pipeline: train → analyze → compare (then the summary), resumable.
 
-Each stage does only what the store does not hold yet: training commits group by group
-(networks that share architecture, size and activation), analysis network by network,
-comparison and report as wholes. A run killed at any moment and started again loses at
-most the unit of work in flight and repeats nothing that was committed.
+Every stage sends its units of work to the executor it is given and only schedules and
+commits: training units are chunks of a group of networks that share architecture, size
+and activation; analysis units are single networks; comparison units are per-network
+representations (computed once) and blocks of the distance matrices. A unit carries ids,
+parameters (tens of KB) and small arrays, never the population's states: workers rebuild
+a network's probe states from its parameters. Each unit's result is committed as it
+arrives, so a run killed at any moment loses at most the units in flight.
+
+The HTML report sits above this layer (:mod:`rnnscope.report`), built from the read API.
 """
 
 from __future__ import annotations
 
+import itertools
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 import pandas as pd
-import torch
 
-from .. import compare, dynamics
-from .._progress import progress_bar
-from ..cells import make_cell
-from ..network import RNN
-from ..tasks import Sentiment, make_task
-from ..train import TrainConfig, make_grid, train_population
-from ..train.grid import ACTIVATION_ARCHITECTURES
-from ..train.trainer import architecture_summary
-from . import _text, readouts
-from .executors import InProcess, set_threads
+from .. import compare
+from .._progress import Meter
+from ..train import make_grid
+from .executors import InProcess
+from .families import family_of
+from .fingerprint import describe, spec_change
 from .spec import StudySpec
-from .store import Store
+from .store import Store, StoreError
 
+#: the command line's stages; ``report`` is built by :mod:`rnnscope.report`
 STAGES = ("train", "analyze", "compare", "report")
+STUDY_STAGES = ("train", "analyze", "compare")
+
+Log = Callable[[str], None]
+
+
+class SpecMismatch(StoreError):
+    """The study folder holds results of a different spec."""
+
+
+def _quiet(line: str) -> None:
+    pass
+
+
+# ------------------------------------------------------------------- open a study
+def open_study(
+    spec: StudySpec, root: str | Path, *, force: str | None = None, log: Log = _quiet
+) -> Store:
+    """Open (or create) the store for ``spec`` as its one writer.
+
+    Same spec → resume. The grid only grew → extend (new networks are trained,
+    comparisons redone). Anything else → :class:`SpecMismatch` naming the changed keys,
+    unless ``force`` names the first stage they affect (or an earlier one)."""
+    if force is not None and force not in STAGES:
+        raise ValueError(f"--force {force!r}: choose one of {', '.join(STAGES)}.")
+    store = Store(root, create=True)
+    try:
+        store.acquire()
+        stored = store.spec_json()
+        spec_json = spec.model_dump_json(indent=2)
+        if stored is None:
+            store.record_spec(spec_json, "created")
+        else:
+            try:
+                old = StudySpec.model_validate_json(stored)
+            except ValueError as err:
+                raise StoreError(
+                    f"{store.root}/index.sqlite: its spec no longer validates ({err}); start a new folder."
+                ) from None
+            change = spec_change(old, spec)
+            if change.changed and not _has_results(store, change.stage):
+                # nothing computed yet by the stages the change affects: nothing to mix
+                store.record_spec(
+                    spec_json, f"changed before {change.stage} ran: {', '.join(change.changed)}"
+                )
+            elif change.changed:
+                order = ("train", "analyze", "compare", "report")
+                if force is None or order.index(force) > order.index(change.stage):
+                    raise SpecMismatch(
+                        f"{store.root} holds results of a different study ({describe(change, old, spec)}); rerun with "
+                        f"`--force {change.stage}` to recompute from {change.stage} on, or give another output folder."
+                    )
+                store.record_spec(spec_json, f"--force {force}: {', '.join(change.changed)}")
+                log(f"spec changed ({', '.join(change.changed)}): recomputing from {force} on")
+            elif change.grown:
+                store.record_spec(spec_json, f"grid grown: {', '.join(change.grown)}")
+                store.reset("compare")
+                log(f"grid grown ({', '.join(change.grown)}): training the new networks")
+            elif stored != spec_json:  # how it runs changed (name, output, [run]): keep it
+                store.write_text("spec.json", spec_json)
+        if force is not None and force != "report":
+            store.reset(force)
+        return store
+    except BaseException:
+        store.close()
+        raise
+
+
+def _has_results(store: Store, stage: str) -> bool:
+    """Whether ``stage`` or a later one has committed anything."""
+    frame = store.networks()
+    done = {
+        "train": bool(frame["trained"].any()),
+        "analyze": bool(frame["analyzed"].any()),
+        "compare": store.stage_done("compare") is not None or not store.blocks().empty,
+    }
+    return any(done[s] for s in STUDY_STAGES[STUDY_STAGES.index(stage) :])
 
 
 def run_study(
     spec: StudySpec,
     root: str | Path,
     *,
-    stages: tuple[str, ...] = STAGES,
+    stages: tuple[str, ...] = STUDY_STAGES,
     force: str | None = None,
     executor=None,
     progress: bool = False,
-    log: Callable[[str], None] = lambda line: None,
+    log: Log = _quiet,
 ) -> Store:
-    """Run (or resume) ``stages`` of a study whose store lives in ``root``.
+    """Run (or resume) ``stages`` of a study whose store lives in ``root``, then write
+    its text summary (``report/summary.txt``). Returns the open store, still holding
+    the folder's lock: close it when done.
 
     ``executor``: where units of work run (default :class:`InProcess`; see
-    ``rnnscope.study.executors``)."""
-    for stage in (*stages, *([force] if force else [])):
+    :mod:`rnnscope.study.executors`)."""
+    for stage in stages:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}.")
-    store = Store(root, create=True)
-    store.write_text("spec.json", spec.model_dump_json(indent=2))
+    store = open_study(spec, root, force=force, log=log)
     executor = executor or InProcess()
-    if force:
-        store.reset(force)
-    for stage in STAGES:
-        if stage in stages:
-            started = time.perf_counter()
-            {
-                "train": train_stage,
-                "analyze": analyze_stage,
-                "compare": compare_stage,
-                "report": report_stage,
-            }[stage](spec, store, progress=progress, log=log)
-            log(f"{stage}: {time.perf_counter() - started:.1f} s")
+    try:
+        for stage in STUDY_STAGES:
+            if stage in stages:
+                started = time.perf_counter()
+                {"train": train_stage, "analyze": analyze_stage, "compare": compare_stage}[stage](
+                    spec, store, executor=executor, progress=progress, log=log
+                )
+                log(f"{stage}: {time.perf_counter() - started:.1f} s")
+        if not store.stage_done("summary"):
+            from .summary import write_summary
+
+            write_summary(store)
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
-def _units(executor, fn, items: list, label: str, progress: bool):
-    """``executor.run(fn, items)``, with a progress bar over finished units if asked."""
-    results = executor.run(fn, items)
-    if not progress or not items:
-        yield from results
-        return
-    with progress_bar() as bar:
-        task = bar.add_task(label, total=len(items))
-        for result in results:
-            yield result
-            bar.advance(task)
+def _windows(items: Iterable, size: int):
+    it = iter(items)
+    while window := list(itertools.islice(it, size)):
+        yield window
 
 
-def network_of(spec: StudySpec, row):
-    """The architecture of one network of the study (an :class:`RNN`, or a
-    :class:`TextRNN` for a text task)."""
-    task = make_task(spec.task.name, **spec.task.options)
-    if isinstance(task, Sentiment):
-        return _text.text_network_of(spec, task, row)
-    options = {"activation": row.activation} if row.architecture in ACTIVATION_ARCHITECTURES else {}
-    cell = make_cell(row.architecture, int(row.hidden_size), task.input_size, **options)
-    return RNN(cell, task.output_size)
+def _run(executor, fn, tagged: Iterable[tuple[object, tuple]], window: int | None = None):
+    """``executor.run(fn, …)`` over ``(tag, args)`` pairs a window at a time, so the
+    driver never holds (or ships) more than a few units' inputs at once. Yields
+    ``(tag, done)`` as units finish."""
+    window = window or max(4, 4 * int(getattr(executor, "workers", 1) or 1))
+    for chunk in _windows(tagged, window):
+        for done in executor.run(fn, [args for _, args in chunk]):
+            yield chunk[done.index][0], done
 
 
-# --------------------------------------------------------------------------- train
-def _train_config(spec: StudySpec) -> TrainConfig:
-    t = spec.train
-    return TrainConfig(
-        max_steps=t.max_steps,
-        batch_size=t.batch_size,
-        state_noise=0.1 if t.state_noise is None else t.state_noise,
-        grad_clip=t.grad_clip,
-        eval_every=t.eval_every,
-        data_seed=t.data_seed,
-        stop_on_success=t.stop_on_success,
+def _grid(spec: StudySpec) -> pd.DataFrame:
+    g = spec.grid
+    return make_grid(
+        g.architectures, g.hidden_sizes, g.activations, g.learning_rates, g.l2, list(range(g.seeds))
     )
 
 
-def train_group_unit(spec_json: str, rows: list[dict], *, threads: int | None = None):
-    """Unit of work: train one group of networks; returns their records and parameters."""
-    set_threads(threads)
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [
+        {k: (None if pd.isna(v) else v) for k, v in r.items()} for r in frame.to_dict("records")
+    ]
+
+
+# --------------------------------------------------------------------------- train
+def train_unit(spec_json: str, rows: list[dict], device: str = "cpu"):
+    """Unit of work: train a chunk of one group; returns records, parameters, curves."""
     spec = StudySpec.model_validate_json(spec_json)
-    task = make_task(spec.task.name, **spec.task.options)
-    if isinstance(task, Sentiment):
-        result = _text.train_text_group(spec, task, pd.DataFrame(rows))
-    else:
-        result = train_population(task, pd.DataFrame(rows), _train_config(spec))
+    result = family_of(spec.task.name).train(spec, pd.DataFrame(rows), device=device)
     params = {}
     for group in result.groups:
         for i, network in enumerate(group.ids):
-            params[network] = {k: v[i : i + 1].numpy() for k, v in group.params.items()}
+            params[network] = {
+                k: v[i : i + 1].detach().cpu().numpy() for k, v in group.params.items()
+            }
     history = {
-        int(network): {c: rows[c].to_numpy(dtype=float) for c in ("step", "loss", "accuracy")}
-        for network, rows in result.history.groupby("network")
+        int(network): {c: h[c].to_numpy(dtype=float) for c in ("step", "loss", "accuracy")}
+        for network, h in result.history.groupby("network")
     }
     return result.networks.to_dict("records"), params, history
 
 
-def train_stage(spec: StudySpec, store: Store, *, executor=None, progress=False, log=print) -> None:
+def _verify(
+    store: Store, frame: pd.DataFrame, column: str, path_of, stage: str, log: Log
+) -> pd.DataFrame:
+    """Networks marked done whose file is missing or corrupt become not done."""
+    bad = [
+        int(n) for n in frame.loc[frame[column], "network"] if not store.readable(path_of(int(n)))
+    ]
+    if bad:
+        store.unmark(stage, bad)
+        log(
+            f"{stage}: {len(bad)} network(s) had a missing or corrupt file ({', '.join(map(str, bad[:10]))}); redoing them"
+        )
+        frame = store.networks()
+    return frame
+
+
+def train_stage(
+    spec: StudySpec, store: Store, *, executor=None, progress=False, log: Log = _quiet
+) -> None:
     executor = executor or InProcess()
-    g = spec.grid
-    grid = make_grid(
-        g.architectures, g.hidden_sizes, g.activations, g.learning_rates, g.l2, list(range(g.seeds))
-    )
-    store.add_networks(grid)
-    trained = set(store.networks().query("trained")["network"])
+    family = family_of(spec.task.name)
+    grid = store.add_networks(_grid(spec))
+    frame = _verify(store, store.networks(), "trained", store.params_path, "train", log)
+    trained = set(frame.loc[frame["trained"], "network"])
     todo = grid[~grid["network"].isin(trained)]
     keys = ["architecture", "hidden_size", "activation"]
-    groups = [
-        rows.astype(object).where(rows.notna(), None).to_dict("records")
-        for _, rows in todo.assign(activation=todo["activation"].astype(object)).groupby(
+    chunk = spec.run.train_chunk
+    units = [
+        rows[i : i + chunk]
+        for _, group in todo.assign(activation=todo["activation"].astype(object)).groupby(
             keys, sort=False, dropna=False
         )
+        for rows in [_records(group)]
+        for i in range(0, len(rows), chunk)
     ]
     spec_json = spec.model_dump_json()
-    # a network trains the same whichever group it is in, so groups commit one by one
-    for _, (records, params, history) in _units(
-        executor, train_group_unit, [(spec_json, rows) for rows in groups], "train", progress
+    bar = Meter(len(todo), "train", enabled=progress)
+    # a network trains the same whichever chunk it is in, so chunks commit one by one
+    for _, done in _run(
+        executor, train_unit, ((None, (spec_json, rows, spec.run.device)) for rows in units)
     ):
-        store.mark_trained(records, params, history)
-        log(f"trained {len(records)} {records[0]['architecture']} networks")
+        records, params, history = done.value
+        store.mark_trained(records, params, history, where=(done.host, done.pid))
+        bar.advance(len(records))
+    bar.close()
+    if units:
+        store.reset("compare")  # new networks: comparisons and summary are out of date
     info = {"networks": len(grid)}
-    task = make_task(spec.task.name, **spec.task.options)
-    if isinstance(task, Sentiment):
-        path = baseline_path(store)
-        if not path.exists():
-            store.save_arrays(path, _text.fit_baseline(task))
-        baseline = store.load_arrays(path)
-        info["bag_of_words_test_accuracy"] = float(baseline["test_accuracy"])
-        log(f"bag-of-words baseline: test accuracy {float(baseline['test_accuracy']):.4f}")
+    setup = family.setup(spec, store)
+    if "baseline_accuracy" in setup:
+        info["bag_of_words_test_accuracy"] = setup["baseline_accuracy"]
+        log(f"bag-of-words baseline: test accuracy {setup['baseline_accuracy']:.4f}")
     store.finish_stage("train", info)
 
 
-def baseline_path(store: Store) -> Path:
-    """Text tasks: the bag-of-words baseline's arrays."""
-    return store.root / "baseline" / "bag_of_words.npz"
-
-
 # ------------------------------------------------------------------------- analyze
-def analyze_unit(
-    spec_json: str, row: dict, params: dict, words=None, *, threads: int | None = None
-):
-    """Unit of work: fixed points, linearization and graph of one network (for a text
-    task, its line attractor and the drive of ``words``, ``(ids, valences)``)."""
-    set_threads(threads)
-    spec = StudySpec.model_validate_json(spec_json)
-    task = make_task(spec.task.name, **spec.task.options)
-    if isinstance(task, Sentiment):
-        arrays, n_fixed, n_stable = _text.analyze_text_network(
-            spec, task, pd.Series(row), params, words
-        )
-        return int(row["network"]), arrays, n_fixed, n_stable
-    probe = task.sample(spec.probe.batch_size, seed=spec.probe.seed)
-    fp = spec.fixed_points
-    net = network_of(spec, pd.Series(row))
-    params = {k: torch.from_numpy(v) for k, v in params.items()}
-    with torch.no_grad():
-        states, _ = net.run(params, probe.inputs)
-    step = net.cell.bind(params)
-    candidates = dynamics.sample_candidates(
-        states, fp.candidates, noise=fp.noise, seed=int(row["network"])
-    )
-    fps = dynamics.find_fixed_points(
-        step, candidates, torch.zeros(task.input_size), tol_q=fp.tol_q, tol_unique=fp.tol_unique
-    )
-    edges = np.zeros((0, 2), dtype=np.int64)
-    if fp.graph and len(fps):
-        graph = dynamics.unstable_manifold_graph(step, fps)
-        edges = np.array(list(graph.edges), dtype=np.int64).reshape(-1, 2)
-    lin = fps.linearization
-    size = net.state_size
-    arrays = {
-        "probe_states": states[0, ..., : net.hidden_size].reshape(-1, net.hidden_size).numpy(),
-        "points": fps.points.numpy(),
-        "q": fps.q.numpy(),
-        "inputs": fps.inputs.numpy(),
-        "fixed": (fps.kind == "fixed"),
-        "jacobians": np.zeros((0, size, size)) if lin is None else lin.jacobian.numpy(),
-        "input_jacobians": np.zeros((0, size, task.input_size))
-        if lin is None
-        else lin.input_jacobian.numpy(),
-        "eigenvalues_real": np.zeros((0, size)) if lin is None else lin.eigenvalues.real.numpy(),
-        "eigenvalues_imag": np.zeros((0, size)) if lin is None else lin.eigenvalues.imag.numpy(),
-        "graph_edges": edges,
+def _counts(arrays: dict) -> dict[str, int]:
+    """Fixed points by number of unstable directions (``|λ| > 1``)."""
+    mags = np.hypot(arrays["eigenvalues_real"], arrays["eigenvalues_imag"])
+    index = (mags > 1).sum(axis=1) if len(mags) else np.zeros(0, int)
+    n = len(arrays["points"])
+    return {
+        "n_fixed": int(n),
+        "n_stable": int((index == 0).sum()) if len(mags) else 0,
+        "n_index1": int((index == 1).sum()),
+        "n_index2": int((index == 2).sum()),
+        "n_index3_plus": int((index >= 3).sum()),
     }
-    reader = readouts.READOUTS.get(spec.task.name)
-    if reader is not None:
-        arrays.update(reader(task, net, params, step, fps, states))
-    n_stable = int(fps.is_stable.sum()) if len(fps) else 0
-    return int(row["network"]), arrays, len(fps), n_stable
+
+
+def analyze_unit(spec_json: str, row: dict, params: dict, setup: dict, device: str = "cpu"):
+    """Unit of work: the analysis arrays of one network and its fixed-point counts."""
+    spec = StudySpec.model_validate_json(spec_json)
+    arrays = family_of(spec.task.name).analyze(spec, row, params, setup, device=device)
+    return int(row["network"]), arrays, _counts(arrays)
 
 
 def analyze_stage(
-    spec: StudySpec, store: Store, *, executor=None, progress=False, log=print
+    spec: StudySpec, store: Store, *, executor=None, progress=False, log: Log = _quiet
 ) -> None:
     executor = executor or InProcess()
+    family = family_of(spec.task.name)
     frame = store.networks()
     if not frame["trained"].all():
-        raise RuntimeError("not every network is trained yet; run the train stage first.")
-    todo = frame[~frame["analyzed"] & (frame["status"] != "diverged")]
-    spec_json = spec.model_dump_json()
-    words = None
-    if spec.task.name == "sentiment":
-        words = _text.valence_words(store.load_arrays(baseline_path(store)))
-    units = [
-        (
-            spec_json,
-            {k: (None if pd.isna(v) else v) for k, v in row.items()},
-            store.load_arrays(store.params_path(int(row["network"]))),
-            words,
+        raise RuntimeError(
+            "not every network is trained yet; run the train stage first (`rnnscope run STUDY`)."
         )
-        for row in todo.to_dict("records")
-    ]
-    for _, (network, arrays, n_fixed, n_stable) in _units(
-        executor, analyze_unit, units, "analyze", progress
-    ):
-        store.mark_analyzed(network, arrays, n_fixed, n_stable)
-        log(f"analyzed network {network}: {n_fixed} fixed points, {n_stable} stable")
+    frame = _verify(store, frame, "analyzed", store.analysis_path, "analyze", log)
+    todo = frame[~frame["analyzed"] & (frame["status"] != "diverged")]
+    unreadable = [int(n) for n in todo["network"] if not store.readable(store.params_path(int(n)))]
+    if unreadable:
+        store.unmark("train", unreadable)
+        todo = todo[~todo["network"].isin(unreadable)]
+    setup = family.setup(spec, store)
+    spec_json = spec.model_dump_json()
+    units = (
+        (
+            None,
+            (
+                spec_json,
+                row,
+                store.load_arrays(store.params_path(int(row["network"]))),
+                setup,
+                spec.run.device,
+            ),
+        )
+        for row in _records(todo)
+    )
+    bar = Meter(len(todo), "analyze", enabled=progress)
+    for _, done in _run(executor, analyze_unit, units):
+        network, arrays, counts = done.value
+        store.mark_analyzed(network, arrays, counts, where=(done.host, done.pid))
+        bar.advance(1)
+    bar.close()
+    if len(todo):
+        store.reset("compare")
+    if unreadable:
+        raise StoreError(
+            f"{store.root}: the parameters of network(s) {', '.join(map(str, unreadable[:10]))} are missing or corrupt; "
+            "they are marked untrained — rerun `rnnscope run STUDY` to retrain just them."
+        )
     store.finish_stage("analyze", {"networks": len(frame)})
 
 
-def load_fixed_points(store: Store, network: int):
-    """Rebuild a network's ``FixedPoints`` and unstable-manifold graph from the store."""
-    a = store.load_arrays(store.analysis_path(network))
-    points = torch.from_numpy(a["points"])
-    lin = dynamics.Linearization(
-        points,
-        torch.from_numpy(a["inputs"]),
-        torch.from_numpy(a["jacobians"]),
-        torch.from_numpy(a["input_jacobians"]),
-        torch.complex(
-            torch.from_numpy(a["eigenvalues_real"]), torch.from_numpy(a["eigenvalues_imag"])
-        ),
-    )
-    fps = dynamics.FixedPoints(
-        points,
-        torch.from_numpy(a["q"]),
-        torch.from_numpy(a["inputs"]),
-        torch.zeros(len(points), dtype=torch.long),
-        np.where(a["fixed"], "fixed", "slow"),
-        lin if len(points) else None,
-    )
-    graph = nx.DiGraph()
-    graph.add_nodes_from(range(len(points)))
-    graph.add_edges_from(a["graph_edges"].tolist())
-    return fps, graph, a["probe_states"]
-
-
 # ------------------------------------------------------------------------- compare
-def distance_block(metric: str, a: list, b: list, *, threads: int | None = None) -> np.ndarray:
-    """Unit of work: one block of a geometry distance matrix."""
-    set_threads(threads)
-    return compare.cross(metric, a, b)
-
-
-def _geometry(
-    metric: str, states: list, executor, block: int = 128, progress: bool = False
-) -> np.ndarray:
-    """A distance matrix assembled from blocks of ``block`` networks, one unit each (a
-    study of up to ``block`` networks is one unit, prepared once as ``pairwise`` would)."""
-    n = len(states)
-    starts = list(range(0, n, block))
-    units = [
-        (metric, states[i : i + block], states[j : j + block])
-        for i in starts
-        for j in starts
-        if j >= i
-    ]
-    where = [(i, j) for i in starts for j in starts if j >= i]
-    out = np.zeros((n, n))
-    for k, d in _units(executor, distance_block, units, f"compare {metric}", progress):
-        i, j = where[k]
-        out[i : i + d.shape[0], j : j + d.shape[1]] = d
-        out[j : j + d.shape[1], i : i + d.shape[0]] = d.T
-    out = 0.5 * (out + out.T)
-    np.fill_diagonal(out, 0.0)
+def prepare_unit(
+    spec_json: str, rows: list[dict], params: list[dict], metrics: list[str], device: str = "cpu"
+):
+    """Unit of work: each network's probe states (rebuilt from its parameters) reduced
+    to one representation per geometry metric — computed once per network."""
+    spec = StudySpec.model_validate_json(spec_json)
+    family = family_of(spec.task.name)
+    out = []
+    for row, p in zip(rows, params, strict=True):
+        states = family.probe_states(spec, row, p, device=device)
+        matrix = states.reshape(-1, states.shape[-1]).astype(np.float64)
+        out.append((int(row["network"]), {m: compare.prepare(m, matrix) for m in metrics}))
     return out
 
 
+def _load_prepared(paths_or_arrays):
+    """A block's inputs: arrays shipped by the driver, or paths on a shared filesystem."""
+    out = []
+    for item in paths_or_arrays:
+        if isinstance(item, str | Path):
+            with np.load(item, allow_pickle=False) as data:
+                item = {k: data[k] for k in data.files}
+        out.append(item)
+    return out
+
+
+def block_unit(metric: str, a: list, b: list):
+    """Unit of work: one block of a distance matrix from prepared representations."""
+    if metric == "topology":
+        from .topology import topology_block
+
+        return topology_block(_load_prepared(a), _load_prepared(b))
+    return compare.block(metric, _load_prepared(a), _load_prepared(b))
+
+
+def _prepared_path(store: Store, metric: str, network: int) -> Path:
+    return store.root / "compare" / "prepared" / metric / f"network-{network:05d}.npz"
+
+
 def compare_stage(
-    spec: StudySpec, store: Store, *, executor=None, progress=False, log=print
+    spec: StudySpec, store: Store, *, executor=None, progress=False, log: Log = _quiet
 ) -> None:
     if store.stage_done("compare"):
         return
+    executor = executor or InProcess()
     frame = store.networks()
-    if not frame.loc[frame["status"] != "diverged", "analyzed"].all():
-        raise RuntimeError("not every network is analyzed yet; run the analyze stage first.")
-    rows = frame[frame["analyzed"]]
-    states, signatures = [], []
-    for row in rows.itertuples():
-        fps, graph, probe_states = load_fixed_points(store, int(row.network))
-        states.append(probe_states)
-        params = store.load_arrays(store.params_path(int(row.network)))
-        if spec.compare.topology and len(fps):
-            signatures.append(
-                compare.topology_signature(
-                    fps,
-                    readout=(params["W_out"][0], params["b_out"][0]),
-                    graphs={"unstable": graph},
-                )
-            )
+    live = frame[frame["status"] != "diverged"]
+    if not live["analyzed"].all():
+        raise RuntimeError(
+            "not every network is analyzed yet; run the analyze stage first (`rnnscope run STUDY`)."
+        )
+    rows = live.reset_index(drop=True)
+    if len(rows) < 2:
+        reason = (
+            f"{len(rows)} of {len(frame)} networks trained without diverging: nothing to compare"
+        )
+        log(f"compare: skipped ({reason})")
+        store.finish_stage("compare", {"skipped": reason, "silhouette_by_architecture": {}})
+        return
+    ids = rows["network"].astype(int).to_numpy()
+    metrics = list(spec.compare.geometry)
+    names = metrics + (["topology"] if spec.compare.topology else [])
+    shared = bool(getattr(executor, "shared_filesystem", True))
+    spec_json = spec.model_dump_json()
+
+    # 1. per-network representations, once each (cached until the stage finishes)
+    todo = [
+        i
+        for i, n in enumerate(ids)
+        if not all(_prepared_path(store, m, n).exists() for m in metrics)
+    ]
+    block = spec.run.compare_block
+    units = (
+        (None, (spec_json, _records(rows.iloc[chunk]), [store.load_arrays(store.params_path(int(ids[i]))) for i in chunk],
+                metrics, spec.run.device))
+        for chunk in (todo[s : s + 8] for s in range(0, len(todo), 8))
+    )  # fmt: skip
+    bar = Meter(len(todo), "compare: representations", enabled=progress)
+    for _, done in _run(executor, prepare_unit, units):
+        for network, prepared in done.value:
+            for m, arrays in prepared.items():
+                store.save_arrays(_prepared_path(store, m, network), arrays)
+            bar.advance(1)
+    bar.close()
+    if spec.compare.topology:
+        for n in ids:
+            path = _prepared_path(store, "topology", int(n))
+            if not path.exists():
+                from .topology import topology_inputs
+
+                store.save_arrays(path, topology_inputs(store, int(n)))
+
+    # 2. blocks of every matrix, each committed as it arrives
+    starts = list(range(0, len(ids), block))
+    pairs = [(i, j) for i in starts for j in starts if j >= i]
     labels = rows["architecture"].to_numpy()
     scores = {}
-    # blocks of the distance matrices are the units of work (on Dask, spread over workers)
-    executor = executor or InProcess()
-    matrices = {
-        name: _geometry(name, states, executor, progress=progress) for name in spec.compare.geometry
-    }
-    if spec.compare.topology and len(signatures) == len(rows):
-        matrices["topology"] = compare.pairwise_topology(signatures)
-    for name, d in matrices.items():
-        embedding = compare.mds(d) if len(d) > 2 else np.zeros((len(d), 2))
-        store.save_arrays(
-            store.root / "compare" / f"{name}.npz",
-            {"distances": d, "networks": rows["network"].to_numpy(), "embedding": embedding},
-        )
-        groups = len(set(labels.tolist()))
-        scores[name] = compare.silhouette(d, labels) if 2 <= groups < len(labels) else None
-        log(f"compare {name}: silhouette by architecture {scores[name]}")
-    info = {"silhouette_by_architecture": scores}
-    if spec.compare.recording:
-        from ..interop.recordings import load_recording, rank_models
+    for name in names:
+        matrix = _distance_file(store, name, ids)
+        done_blocks = store.blocks_done(name)
+        todo_blocks = [(i, j) for i, j in pairs if (i, j) not in done_blocks]
 
-        path = Path(spec.compare.recording)  # load_spec made it relative to the study file
-        recording = load_recording(path)
-        for name in spec.compare.geometry:
-            ranking = rank_models(states, recording, metric=name, names=rows["network"].tolist())
-            store.save_arrays(
-                store.root / "compare" / f"recording_{name}.npz",
-                {
-                    "networks": ranking["model"].to_numpy(),
-                    "distances": ranking["distance"].to_numpy(),
-                },
-            )
-        info["recording"] = str(path)
-        log(f"ranked {len(rows)} networks against {path}")
+        def side(s, name=name):
+            paths = [_prepared_path(store, name, int(n)) for n in ids[s : s + block]]
+            return [str(p) for p in paths] if shared else _load_prepared(paths)
+
+        bar = Meter(len(todo_blocks), f"compare {name}", unit="blocks", enabled=progress)
+        units = (((i, j), (name, side(i), side(j))) for i, j in todo_blocks)
+        for (i, j), done in _run(executor, block_unit, units):
+            d = np.asarray(done.value, dtype=np.float32)
+            matrix[i : i + d.shape[0], j : j + d.shape[1]] = d
+            matrix[j : j + d.shape[1], i : i + d.shape[0]] = d.T
+            matrix.flush()
+            store.mark_block(name, i, j, where=(done.host, done.pid))
+            bar.advance(1)
+        bar.close()
+        d = np.asarray(matrix, dtype=np.float64)
+        d = 0.5 * (d + d.T)
+        np.fill_diagonal(d, 0.0)
+        embedding = compare.mds(d) if len(d) > 2 else np.zeros((len(d), 2))
+        store.save_arrays(store.compare_path(name), {"networks": ids, "embedding": embedding})
+        groups = len(set(labels.tolist()))
+        scores[name] = float(compare.silhouette(d, labels)) if 2 <= groups < len(labels) else None
+        del matrix, d
+        log(f"compare {name}: silhouette by architecture {_fmt(scores[name])}")
+    info = {"silhouette_by_architecture": scores, "networks": len(ids)}
+    if spec.compare.recording:
+        info["recording"] = _rank_against_recording(spec, store, rows, log)
+    shutil.rmtree(store.root / "compare" / "prepared", ignore_errors=True)
     store.finish_stage("compare", info)
 
 
-def load_distances(store: Store, name: str) -> dict[str, np.ndarray]:
-    return store.load_arrays(store.root / "compare" / f"{name}.npz")
+def _distance_file(store: Store, name: str, ids: np.ndarray) -> np.memmap:
+    """The ``[N, N]`` float32 distance matrix on disk, filled block by block. A file
+    for another set of networks is started again."""
+    path = store.compare_path(name, ".distances.npy")
+    ids_path = store.compare_path(name, ".networks.npy")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and ids_path.exists():
+        try:
+            if np.array_equal(np.load(ids_path), ids):
+                return np.lib.format.open_memmap(path, mode="r+")
+        except (ValueError, OSError):
+            pass
+    store.forget_blocks(name)
+    np.save(ids_path, ids)
+    return np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(len(ids), len(ids)))
 
 
-# -------------------------------------------------------------------------- report
-def report_stage(
-    spec: StudySpec, store: Store, *, executor=None, progress=False, log=print
-) -> None:
-    """Write ``report/summary.txt`` (the text summary it also logs) and the HTML report."""
-    frame = store.networks()
-    summary = architecture_summary(
-        frame,
-        median_fixed_points=("n_fixed", "median"),
-        median_stable_points=("n_stable", "median"),
-    ).set_index("architecture")
-    lines = [
-        f"study {spec.name!r}: task {spec.task.name} {spec.task.options}",
-        "",
-        summary.to_string(),
-        "",
-    ]
-    lines += _readout_lines(spec, store, frame)
-    info = store.stage_done("compare")
-    if info:
-        for name, score in info["silhouette_by_architecture"].items():
-            lines.append(
-                f"silhouette by architecture, {name}: {'n/a' if score is None else f'{score:.3f}'}"
-            )
-    text = "\n".join(lines) + "\n"
-    store.write_text("report/summary.txt", text)
-    from ..report import build_report  # the report layer sits above the study layer
+def _rank_against_recording(spec: StudySpec, store: Store, rows: pd.DataFrame, log: Log) -> str:
+    from ..interop.recordings import load_recording
 
-    started = time.perf_counter()
-    path = build_report(spec, store)
-    seconds = time.perf_counter() - started
-    store.finish_stage("report", {"path": str(path), "seconds": seconds})
-    log(text)
-    log(f"report: {path} ({seconds:.1f} s)")
+    path = Path(spec.compare.recording)  # load_spec made it relative to the study file
+    recording = load_recording(path)
+    family = family_of(spec.task.name)
+    for name in spec.compare.geometry:
+        distances = []
+        for s in range(0, len(rows), 64):  # blocks of networks: memory bounded by the block
+            chunk = _records(rows.iloc[s : s + 64])
+            states = [
+                family.probe_states(
+                    spec, r, store.load_arrays(store.params_path(int(r["network"])))
+                )
+                for r in chunk
+            ]
+            states = [x.reshape(-1, x.shape[-1]).astype(np.float64) for x in states]
+            distances.append(compare.cross(name, states, [recording])[:, 0])
+        order = np.argsort(np.concatenate(distances), kind="stable")
+        store.save_arrays(
+            store.compare_path(f"recording_{name}"),
+            {
+                "networks": rows["network"].to_numpy()[order],
+                "distances": np.concatenate(distances)[order],
+            },
+        )
+    log(f"ranked {len(rows)} networks against {path}")
+    return str(path)
 
 
-def _readout_lines(spec: StudySpec, store: Store, frame: pd.DataFrame) -> list[str]:
-    """The task's read-out, from the per-network arrays the analyze stage stored."""
-    analyzed = frame[frame["analyzed"]].reset_index(drop=True)
-    if not len(analyzed):
-        return []
-    per_network = [store.load_arrays(store.analysis_path(int(n))) for n in analyzed["network"]]
-    if spec.task.name == "sentiment":
-        table = _text.summary_table(analyzed, per_network)
-        lines = [
-            "read-out, best network per architecture (validation accuracy):",
-            _text.best_table(table).to_string(float_format="%.3g"),
-            "read-out, medians per architecture:",
-            _text.architecture_table(table).to_string(float_format="%.3g"),
-        ]
-        path = baseline_path(store)
-        if path.exists():
-            lines.append(
-                f"bag-of-words baseline: test accuracy {float(store.load_arrays(path)['test_accuracy']):.4f}"
-            )
-        return [*lines, ""]
-    keys = [k for k in readouts.READOUT_KEYS if k in per_network[0]]
-    if not keys:
-        return []
-    table = analyzed[["network", "architecture"]].copy()
-    for k in keys:
-        table[k] = [arrays[k] for arrays in per_network]
-    lines = readouts.summary(spec.task.name, table)
-    return ["read-out:", *lines, ""] if lines else []
+def _fmt(score) -> str:
+    return "n/a" if score is None else f"{score:.3f}"
 
 
 def status(store: Store) -> pd.DataFrame:
     """What is done: counts per stage."""
     frame = store.networks()
+    live = int((frame["status"] != "diverged").sum())
     rows = [
         ("train", int(frame["trained"].sum()), len(frame), store.stage_done("train") is not None),
-        ("analyze", int(frame["analyzed"].sum()), int((frame["status"] != "diverged").sum()),
-         store.stage_done("analyze") is not None),
+        ("analyze", int(frame["analyzed"].sum()), live, store.stage_done("analyze") is not None),
         ("compare", int(store.stage_done("compare") is not None), 1, store.stage_done("compare") is not None),
         ("report", int(store.stage_done("report") is not None), 1, store.stage_done("report") is not None),
     ]  # fmt: skip

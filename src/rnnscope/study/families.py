@@ -1,0 +1,281 @@
+"""Task families: how a study of each kind of task trains, analyses and reads out.
+
+Stages never ask which task they run: they ask the study's family.
+
+- :data:`TRIAL` — tasks that generate trials (flip-flop, sine wave, context
+  integration, neurogym): trained by steps on fresh batches, analysed by fixed points,
+  linearization and the unstable-manifold graph, read out per task
+  (:mod:`rnnscope.study.readouts`).
+- :data:`TEXT` — corpora (sentiment): trained by epochs with validation early stopping,
+  a bag-of-words baseline, analysed as line attractors.
+
+A family is a small object; a new kind of task adds one and registers its task names
+in :data:`FAMILY_OF_TASK`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import dynamics
+from ..cells import make_cell
+from ..network import RNN
+from ..tasks import make_task
+from ..train import TrainConfig, train_population
+from ..train.grid import ACTIVATION_ARCHITECTURES
+from . import readouts
+from .spec import TextFixedPointSpec, TextTrainSpec, TrialFixedPointSpec, TrialTrainSpec
+
+
+def _activation(row) -> str | None:
+    act = row.get("activation") if isinstance(row, dict) else getattr(row, "activation", None)
+    return None if act is None or (isinstance(act, float) and np.isnan(act)) else act
+
+
+def _tensors(params: dict[str, np.ndarray], device: str = "cpu") -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.asarray(v)).to(device) for k, v in params.items()}
+
+
+@dataclass(frozen=True)
+class TrialFamily:
+    """Trial tasks: ``rnnscope.tasks.Task`` objects with ``sample(batch_size, seed)``."""
+
+    name: str = "trial"
+    train_spec: type = TrialTrainSpec
+    fixed_point_spec: type = TrialFixedPointSpec
+
+    def task(self, spec):
+        return make_task(spec.task.name, **spec.task.options)
+
+    def network(self, spec, row) -> RNN:
+        task = self.task(spec)
+        arch = row["architecture"]
+        options = {"activation": _activation(row)} if arch in ACTIVATION_ARCHITECTURES else {}
+        return RNN(
+            make_cell(arch, int(row["hidden_size"]), task.input_size, **options), task.output_size
+        )
+
+    def train(self, spec, rows: pd.DataFrame, *, device: str = "cpu"):
+        t = spec.train
+        config = TrainConfig(
+            max_steps=t.max_steps,
+            batch_size=t.batch_size,
+            state_noise=t.state_noise,
+            grad_clip=t.grad_clip,
+            eval_every=t.eval_every,
+            data_seed=t.data_seed,
+            stop_on_success=t.stop_on_success,
+        )
+        return train_population(self.task(spec), rows, config)
+
+    def setup(self, spec, store) -> dict:
+        """Study-wide inputs of the analysis (none for trial tasks)."""
+        return {}
+
+    def probe(self, spec):
+        return self.task(spec).sample(spec.probe.batch_size, seed=spec.probe.seed)
+
+    def probe_states(self, spec, row, params, *, device: str = "cpu") -> np.ndarray:
+        """Hidden states ``h`` (for an LSTM not ``c``) on the study's probe trials,
+        ``[trials, time, hidden]`` float32 — rebuilt from the parameters, exactly."""
+        net = self.network(spec, row)
+        with torch.no_grad():
+            states, _ = net.run(_tensors(params, device), self.probe(spec).inputs.to(device))
+        return states[0, ..., : net.hidden_size].float().cpu().numpy()
+
+    def analyze(self, spec, row, params, setup: dict, *, device: str = "cpu") -> dict:
+        """Fixed points, linearization, graph and read-out of one network: the arrays the
+        store keeps (never the probe states: they are recomputed from the parameters)."""
+        task = self.task(spec)
+        fp = spec.fixed_points
+        net = self.network(spec, row)
+        params = _tensors(params, device)
+        with torch.no_grad():
+            states, _ = net.run(params, self.probe(spec).inputs.to(device))
+        step = net.cell.bind(params)
+        candidates = dynamics.sample_candidates(
+            states, fp.candidates, noise=fp.noise, seed=int(row["network"])
+        )
+        fps = dynamics.find_fixed_points(
+            step,
+            candidates,
+            torch.zeros(task.input_size, device=device),
+            tol_q=fp.tol_q,
+            tol_unique=fp.tol_unique,
+        )
+        edges = np.zeros((0, 2), dtype=np.int64)
+        if fp.graph and len(fps):
+            graph = dynamics.unstable_manifold_graph(step, fps)
+            edges = np.array(list(graph.edges), dtype=np.int64).reshape(-1, 2)
+        arrays = {**fixed_point_arrays(fps, net.state_size, task.input_size), "graph_edges": edges}
+        reader = readouts.READOUTS.get(spec.task.name)
+        if reader is not None:
+            arrays.update(reader(task, net, params, step, fps, states))
+        return arrays
+
+    def readout_table(self, table: pd.DataFrame, per_network: list[dict]) -> pd.DataFrame | None:
+        return None
+
+    def readout_lines(self, spec, table: pd.DataFrame, per_network: list[dict]) -> list[str]:
+        keys = [k for k in readouts.READOUT_KEYS if per_network and k in per_network[0]]
+        if not keys:
+            return []
+        table = table[["network", "architecture"]].copy()
+        for k in keys:
+            table[k] = [arrays[k] for arrays in per_network]
+        lines = readouts.summary(spec.task.name, table)
+        return ["read-out:", *lines] if lines else []
+
+
+@dataclass(frozen=True)
+class TextFamily(TrialFamily):
+    """Text corpora (sentiment): ``rnnscope.tasks.text.Sentiment``."""
+
+    name: str = "text"
+    train_spec: type = TextTrainSpec
+    fixed_point_spec: type = TextFixedPointSpec
+
+    def network(self, spec, row):
+        from . import _text
+
+        return _text.text_network_of(spec, self.task(spec), row)
+
+    def train(self, spec, rows: pd.DataFrame, *, device: str = "cpu"):
+        from . import _text
+
+        return _text.train_text_group(spec, self.task(spec), rows)
+
+    def setup(self, spec, store) -> dict:
+        """The bag-of-words baseline (fitted once per study) and its valence words."""
+        from . import _text
+
+        path = store.root / "baseline" / "bag_of_words.npz"
+        if not path.exists():
+            store.save_arrays(path, _text.fit_baseline(self.task(spec)))
+        baseline = store.load_arrays(path)
+        return {
+            "words": _text.valence_words(baseline),
+            "baseline_accuracy": float(baseline["test_accuracy"]),
+        }
+
+    def probe_states(self, spec, row, params, *, device: str = "cpu") -> np.ndarray:
+        """Hidden states on the probe reviews, padded steps dropped: ``[1, tokens, hidden]``."""
+        from . import _text
+
+        net = self.network(spec, row)
+        tokens, lengths, _ = _text.probe_texts(
+            self.task(spec), spec.probe.batch_size, spec.probe.seed
+        )
+        with torch.no_grad():
+            states, _ = net.run(_tensors(params, device), tokens, lengths)
+        mask = torch.arange(tokens.shape[1])[None, :] < lengths[:, None]
+        return states[0][mask][None, :, : net.hidden_size].float().cpu().numpy()
+
+    def analyze(self, spec, row, params, setup: dict, *, device: str = "cpu") -> dict:
+        from . import _text
+
+        return _text.analyze_text_network(
+            spec, self.task(spec), pd.Series(row), params, setup["words"]
+        )
+
+    def readout_table(self, table: pd.DataFrame, per_network: list[dict]) -> pd.DataFrame | None:
+        from . import _text
+
+        return _text.summary_table(table, per_network)
+
+    def readout_lines(self, spec, table: pd.DataFrame, per_network: list[dict]) -> list[str]:
+        from . import _text
+
+        summary = _text.summary_table(table, per_network)
+        return [
+            "read-out, best network per architecture (validation accuracy):",
+            _text.best_table(summary).T.to_string(float_format="%.3g"),
+            "read-out, medians per architecture:",
+            _text.architecture_table(summary).T.to_string(float_format="%.3g"),
+        ]
+
+
+TRIAL = TrialFamily()
+TEXT = TextFamily()
+
+#: task name -> its family (every task in ``rnnscope.tasks.TASKS`` has one)
+FAMILY_OF_TASK = {
+    "flipflop": TRIAL,
+    "sine": TRIAL,
+    "context": TRIAL,
+    "neurogym": TRIAL,
+    "sentiment": TEXT,
+}
+
+
+def family_of(task_name: str) -> TrialFamily:
+    try:
+        return FAMILY_OF_TASK[task_name]
+    except KeyError:
+        raise ValueError(f"task {task_name!r} belongs to no study family.") from None
+
+
+# ------------------------------------------------------------ fixed points <-> arrays
+def fixed_point_arrays(fps, state_size: int, input_size: int, *, dtype=np.float64) -> dict:
+    """A ``FixedPoints`` as store arrays (the one place that writes them)."""
+    lin = fps.linearization
+    empty = lin is None or not len(fps)
+    return {
+        "points": fps.points.double().cpu().numpy(),
+        "q": fps.q.double().cpu().numpy(),
+        "inputs": fps.inputs.double().cpu().numpy().reshape(len(fps), -1)
+        if len(fps)
+        else np.zeros((0, input_size)),
+        "fixed": np.asarray(fps.kind == "fixed", dtype=bool),
+        "jacobians": np.zeros((0, state_size, state_size), dtype)
+        if empty
+        else lin.jacobian.cpu().numpy().astype(dtype),
+        "input_jacobians": np.zeros((0, state_size, input_size), dtype)
+        if empty
+        else lin.input_jacobian.cpu().numpy().astype(dtype),
+        "eigenvalues_real": np.zeros((0, state_size))
+        if empty
+        else lin.eigenvalues.real.cpu().numpy(),
+        "eigenvalues_imag": np.zeros((0, state_size))
+        if empty
+        else lin.eigenvalues.imag.cpu().numpy(),
+    }
+
+
+def fixed_points_from_arrays(a: dict, linearization=None):
+    """Rebuild a ``FixedPoints`` from store arrays (the one place that reads them) and
+    the unstable-manifold graph as a ``networkx.DiGraph``. ``linearization``: one
+    recomputed at the points (the store keeps only their eigenvalues); without it, the
+    eigenvalues alone (enough for stability and counts)."""
+    import networkx as nx
+
+    points = torch.from_numpy(a["points"])
+    inputs = torch.from_numpy(a["inputs"])
+    lin = linearization
+    if lin is None and len(points):
+        size = points.shape[-1]
+        lin = dynamics.Linearization(
+            points,
+            inputs,
+            torch.zeros(len(points), size, 0, dtype=torch.float64),  # not stored
+            torch.zeros(len(points), size, 0, dtype=torch.float64),
+            torch.complex(
+                torch.from_numpy(a["eigenvalues_real"]), torch.from_numpy(a["eigenvalues_imag"])
+            ),
+        )
+    fps = dynamics.FixedPoints(
+        points,
+        torch.from_numpy(a["q"]),
+        inputs,
+        torch.zeros(len(points), dtype=torch.long),
+        np.where(a["fixed"], "fixed", "slow"),
+        lin,
+    )
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(points)))
+    graph.add_edges_from(np.asarray(a.get("graph_edges", np.zeros((0, 2), int))).tolist())
+    return fps, graph

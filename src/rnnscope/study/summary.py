@@ -1,0 +1,143 @@
+"""A study's summary: a few tables and lines, plain (for logs and ``summary.txt``)
+or as rich tables that fit the terminal.
+
+Plain text is never wrapped: a wide table stays one line per row. On a terminal, a
+table wider than the screen is shown transposed (one row per column).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .families import family_of
+
+
+def task_label(spec) -> str:
+    """The task with its whole configuration, e.g. ``FlipFlop(bits=3, steps=100, …)``."""
+    from ..tasks import TASKS
+
+    options = ", ".join(f"{k}={v!r}" for k, v in spec.task.full_options().items())
+    return f"{TASKS[spec.task.name].__name__}({options})"
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "–"
+    if isinstance(v, float | np.floating):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def summary_parts(store) -> list[tuple[str, object]]:
+    """The summary as ``("line", text)`` and ``("table", (title, DataFrame))`` parts."""
+    from .read import Study
+
+    study = Study(store.root)
+    try:
+        spec, frame = study.spec, study.networks
+        g = spec.grid
+        parts: list[tuple[str, object]] = [
+            ("line", f"study {spec.name!r}: {task_label(spec)}"),
+            ("line", f"grid: {', '.join(g.architectures)} × hidden {g.hidden_sizes} × activations {g.activations} × "
+                     f"lr {g.learning_rates} × L2 {g.l2} × {g.seeds} seeds = {len(frame)} networks"),
+        ]  # fmt: skip
+        if not frame["trained"].any():
+            return [*parts, ("line", "nothing trained yet.")]
+        trained = frame[frame["trained"]]
+        table = (
+            trained.assign(
+                solved=trained["status"].eq("solved"), diverged=trained["status"].eq("diverged")
+            )
+            .groupby("architecture", sort=False)
+            .agg(
+                networks=("network", "size"),
+                solved=("solved", "sum"),
+                diverged=("diverged", "sum"),
+                median_accuracy=("accuracy", "median"),
+                median_fixed=("n_fixed", "median"),
+                median_stable=("n_stable", "median"),
+                median_index1=("n_index1", "median"),
+            )
+        )
+        parts.append(("table", ("per architecture", table)))
+        live = frame[frame["status"] != "diverged"]
+        if live.empty:
+            parts.append(("line", f"every network diverged ({len(frame)} of {len(frame)}): nothing to analyze or compare; "
+                                  "lower grid.learning_rates or set train.grad_clip."))  # fmt: skip
+            return parts
+        analyzed = frame[frame["analyzed"]].reset_index(drop=True)
+        if len(analyzed):
+            per_network = [
+                study.analysis(int(n), _readout_keys(study)) for n in analyzed["network"]
+            ]
+            lines = family_of(spec.task.name).readout_lines(spec, analyzed, per_network)
+            if lines:
+                parts.append(("line", "\n".join(lines)))
+        baseline = study.baseline()
+        if baseline is not None:
+            parts.append(
+                (
+                    "line",
+                    f"bag-of-words baseline: test accuracy {float(baseline['test_accuracy']):.4f}",
+                )
+            )
+        info = study.stage("compare")
+        if info and info.get("skipped"):
+            parts.append(("line", f"compare: skipped ({info['skipped']})"))
+        elif info:
+            scores = ", ".join(
+                f"{name} {_fmt(s)}" for name, s in info["silhouette_by_architecture"].items()
+            )
+            parts.append(("line", f"silhouette by architecture: {scores}"))
+        return parts
+    finally:
+        study.close()
+
+
+def _readout_keys(study) -> tuple[str, ...]:
+    from . import _text, readouts
+
+    return (*readouts.READOUT_KEYS, *_text.SENTIMENT_KEYS)
+
+
+def plain_text(parts) -> str:
+    out = []
+    for kind, value in parts:
+        if kind == "line":
+            out.append(str(value))
+        else:
+            title, table = value
+            out.append(f"{title}:")
+            out.append(table.to_string(float_format=lambda v: f"{v:.3g}", line_width=None))
+    return "\n".join(out) + "\n"
+
+
+def write_summary(store) -> str:
+    """Write ``report/summary.txt`` and mark the summary current; return its text."""
+    text = plain_text(summary_parts(store))
+    store.write_text("report/summary.txt", text)
+    store.finish_stage("summary", {})
+    return text
+
+
+def print_summary(parts, console) -> None:
+    """Print on a rich console: tables fit the width (transposed when too wide)."""
+    from rich.table import Table
+
+    for kind, value in parts:
+        if kind == "line":
+            console.print(str(value), markup=False, highlight=False, soft_wrap=True)
+            continue
+        title, frame = value
+        frame = frame.reset_index()
+        width = sum(max(len(str(c)), *(len(_fmt(v)) for v in frame[c])) + 3 for c in frame.columns)
+        if width > console.width and len(frame) < len(frame.columns):
+            frame = frame.set_index(frame.columns[0]).T.reset_index(names="")
+        table = Table(title=title, title_justify="left")
+        for c in frame.columns:
+            table.add_column(
+                str(c), justify="left" if frame[c].dtype == object else "right", overflow="fold"
+            )
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_fmt(v) for v in row))
+        console.print(table)
