@@ -186,10 +186,7 @@ def test_local_cluster_runs_units_in_its_worker_processes_one_torch_thread_each(
 
 # ------------------------------------------------------------------------ errors, SLURM
 def test_bad_address_is_one_clear_line():
-    with pytest.raises(
-        ValueError,
-        match=r"--dask takes 'local' or a scheduler address like tcp://host:8786 \(or 'slurm'\)",
-    ):
+    with pytest.raises(ValueError, match="--dask takes 'local', 'slurm' or a scheduler address"):
         DaskExecutor("my-cluster")
 
 

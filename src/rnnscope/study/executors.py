@@ -132,7 +132,7 @@ class DaskExecutor:
             address in ("local", "slurm") or address.startswith(_ADDRESS_PREFIXES)
         ):
             raise ValueError(
-                "--dask takes 'local' or a scheduler address like tcp://host:8786 (or 'slurm'), "
+                "--dask takes 'local', 'slurm' or a scheduler address like tcp://host:8786, "
                 f"got {address!r}."
             )
         if retries < 0:
