@@ -175,12 +175,13 @@ def test_a_units_own_error_is_raised_once_not_retried(dask_cluster, tmp_path):
     assert len([p for p in tmp_path.iterdir() if p.name.startswith("0-")]) == 1
 
 
-def test_local_cluster_runs_units_in_its_worker_processes():
-    with DaskExecutor("local", n_workers=2, threads_per_worker=1) as dask:
+def test_local_cluster_runs_units_in_its_worker_processes_one_torch_thread_each():
+    with DaskExecutor("local", n_workers=2, threads_per_worker=2) as dask:
         pids = set(dask.client.run(os.getpid).values())
         done = list(dask.run(where_and_threads, [(i,) for i in range(4)]))
     assert len(pids) == 2 and os.getpid() not in pids
     assert {d.pid for d in done} <= pids and sorted(d.index for d in done) == [0, 1, 2, 3]
+    assert all(d.value[2] == 1 for d in done)  # 2 worker threads: 1 torch thread per unit
 
 
 # ------------------------------------------------------------------------ errors, SLURM

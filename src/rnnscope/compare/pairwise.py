@@ -365,13 +365,14 @@ def _device(device) -> torch.device:
 
 def _chunks(n: int, reps_a: Sequence, reps_b: Sequence, memory_mb: float) -> list[slice]:
     """Contiguous slices of ``n`` networks such that a square piece of pairs fits
-    ``memory_mb`` (its product in float32/64, plus float64 copies and SVD workspace)."""
-    ka = max(1, *(_width(r) for r in reps_a))
-    kb = max(1, *(_width(r) for r in reps_b))
+    ``memory_mb``: per pair its entries of the product (float32/64), a float64 copy and
+    the SVD's workspace (~24 bytes per entry at the mean widths); per network its basis.
+    Pieces as large as the budget allows: fewer, larger width groups per piece."""
+    ka = max(1.0, float(np.mean([_width(r) for r in reps_a])))
+    kb = max(1.0, float(np.mean([_width(r) for r in reps_b])))
     samples = max(1, _samples(reps_a[0]))
-    # per pair: gram entry, float64 copy + svd workspace (~4×); per network: its basis
-    per_pair = 8 * ka * kb * 5
-    per_net = 8 * samples * (ka + kb)
+    per_pair = 24 * ka * kb
+    per_net = 8 * samples * (ka + kb) / 2
     budget = memory_mb * 2**20
     size = max(1, int((-per_net + math.sqrt(per_net**2 + 4 * per_pair * budget)) / (2 * per_pair)))
     return [slice(s, min(n, s + size)) for s in range(0, n, size)]

@@ -111,8 +111,12 @@ class DaskExecutor:
         n_workers, threads_per_worker: for ``"local"`` (default 2 workers × 1 thread).
         retries: how many more times a unit runs when the worker running it dies (its
             own exceptions are not retried: they are raised at once).
-        cluster_options: for ``"slurm"``; for ``"local"``, extra ``LocalCluster``
-            arguments.
+        cluster_options: for ``"slurm"``, see :func:`slurm_cluster`; for ``"local"``,
+            extra ``LocalCluster`` arguments; for an address, ``{"timeout": "20s"}`` (how
+            long to wait for the scheduler).
+
+    Each unit runs with one torch intra-op thread (a worker with ``--nthreads 4`` runs
+    four units at once, one thread each).
     """
 
     def __init__(
@@ -139,7 +143,7 @@ class DaskExecutor:
             raise ImportError(f"the Dask executor needs the 'dask' extra: {_DASK_EXTRA}.") from None
         options = dict(cluster_options or {})
         self.cluster = None
-        self.threads = threads_per_worker
+        self.threads = 1  # torch threads per unit: one per Dask worker thread
         self.retries = retries
         if address == "local":
             self.cluster = LocalCluster(
