@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from ._steps import jacobians
 from .candidates import sample_candidates
-from .fixed_points import FixedPoints, find_fixed_points
+from .fixed_points import (
+    Adam,
+    BetweenAttractors,
+    Certify,
+    FixedPoints,
+    Newton,
+    Outliers,
+    Polish,
+    find_fixed_points,
+)
 from .graphs import input_transition_graph, unstable_manifold_graph
 from .integration import (
     IntegrationAnalysis,
@@ -23,6 +32,9 @@ from .linearize import Linearization, linearize
 from .surrogate import LinearizedModel
 
 __all__ = [
+    "Adam",
+    "BetweenAttractors",
+    "Certify",
     "FixedPoints",
     "IntegrationAnalysis",
     "LimitCycle",
@@ -30,6 +42,9 @@ __all__ = [
     "Linearization",
     "LinearizedModel",
     "LinearizedReadout",
+    "Newton",
+    "Outliers",
+    "Polish",
     "analyze_integration",
     "find_fixed_points",
     "find_limit_cycle",
