@@ -168,7 +168,7 @@ def _lm_step(system, state, index, valid, eye, region, spurious_q):
     """One step for the candidates at ``index``, in place: a Newton step where it lowers
     ``q`` (full, half or quarter), else a damped Gauss–Newton step
     ``((J − I)ᵀ(J − I) + μ I) Δ = −(J − I)ᵀ G`` (Levenberg–Marquardt)."""
-    h, x, g_all, q, damping, running = state
+    h, x, g_all, q, damping, _running = state
     hw, xw, gw, qw = (take(t, index) for t in (h, x, g_all, q))
     a = system.jacobian(hw, xw) - eye  # ∂G/∂h
     newton, info = torch.linalg.solve_ex(a, -gw.unsqueeze(-1))  # columns: 25% faster
@@ -205,7 +205,7 @@ def _lm_step(system, state, index, valid, eye, region, spurious_q):
 
 def _try_step(system, state, index, ok, hw, xw, qw, delta, region, spurious_q):
     """Accept ``hw + delta`` where it lowers ``q``; return the accepted mask."""
-    h, x, g_all, q, damping, running = state
+    h, _x, g_all, q, _damping, running = state
     delta = torch.where(ok.unsqueeze(-1), delta, torch.zeros_like(delta))
     trial = hw + delta
     g_trial = system.run(trial, xw) - trial

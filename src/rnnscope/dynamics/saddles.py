@@ -144,7 +144,7 @@ class BetweenAttractors:
         """Run every start until it is within the arrival radius of a stable point of
         its network (or ``max_steps``); returns that point's index (-1: none) and the
         slowest state seen before arrival."""
-        n_net, k, size = h.shape
+        n_net, k, _size = h.shape
         xk = x.unsqueeze(1).expand(n_net, k, x.shape[-1])
         label = torch.full((n_net, k), -1, dtype=torch.long, device=h.device)
         best = torch.full((n_net, k), float("inf"), dtype=h.dtype, device=h.device)
