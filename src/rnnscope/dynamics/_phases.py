@@ -245,7 +245,7 @@ def seeds_between(problem: Problem, rows: Rows, saddles):
         return None, None, None
     lin = linearize_rows(problem, rows)
     x_net = problem.x0[:, 0]  # each network's (first) input
-    same = (rows.x - x_net.to(rows.x)[rows.b]).abs().amax(-1) <= 0
+    same = ((rows.x - x_net.to(rows.x)[rows.b]).abs() <= 0).all(-1)
     stable = lin.is_stable.to(same.device) & same & (rows.q <= problem.tol_q)
     index = [((rows.b == b) & stable).nonzero().flatten() for b in range(problem.n_net)]
     if max(len(i) for i in index) < 2:

@@ -41,7 +41,7 @@ class Certify:
     Columns (``FixedPoints.to_dataframe()``): ``residual``, ``residual_floor``,
     ``newton_step`` (the least-squares Newton step's length: an estimate of the distance
     to the exact root), ``sigma_min`` / ``sigma_max`` (singular values of ``J − I``),
-    ``convergence_order`` (estimated from the polish's last residuals above round-off:
+    ``convergence_order`` (estimated from the polish's last residuals above 100 ε:
     ≈ 2 for Newton's quadratic convergence; NaN when it reached round-off too fast to
     measure), ``certified``.
     """
@@ -82,18 +82,19 @@ class Certify:
             "newton_step": step.cpu().double().numpy(),
             "sigma_min": sigma_min.cpu().double().numpy(),
             "sigma_max": sigma_max.cpu().double().numpy(),
-            "convergence_order": convergence_order(history, floor),
+            "convergence_order": convergence_order(history, floor / self.roundoff * 100),
             "certified": certified.cpu().numpy(),
             "flat": flat.cpu().numpy(),
         }
 
 
-def convergence_order(history: torch.Tensor, floor: torch.Tensor) -> np.ndarray:
+def convergence_order(history: torch.Tensor, limit: torch.Tensor) -> np.ndarray:
     """Order ``p ≈ log(r₃/r₂) / log(r₂/r₁)`` from the last three residuals
-    ``r = sqrt(2q)`` of the polish that lie above ``10 · floor`` and fall (NaN if
-    fewer). ``history [M, L]`` (``q`` before the first and after every iteration)."""
+    ``r = sqrt(2q)`` of the polish that lie above ``limit [M]`` (100 ε × the state's
+    scale) and fall (NaN if fewer). ``history [M, L]`` (``q`` before the first and
+    after every iteration)."""
     r = (2 * history.double()).clamp_min(0).sqrt().cpu().numpy()
-    limit = 10 * floor.cpu().double().numpy()
+    limit = limit.cpu().double().numpy()
     out = np.full(len(r), np.nan)
     for m, row in enumerate(r):
         above = [v for v in row if v > limit[m]]

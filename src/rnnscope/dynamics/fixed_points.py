@@ -66,7 +66,7 @@ def find_fixed_points(
     certify: Certify | None = None,
     state_bound: float | str | None = "auto",
     trust_region="auto",
-    trust_margin: float = 0.5,
+    trust_margin: float = 1.0,
     linearize_points: bool = True,
     progress: bool = False,
     **shorthands,
