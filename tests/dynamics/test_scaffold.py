@@ -62,6 +62,12 @@ def test_double_well_saddle_comes_from_the_seeds_between_the_attractors():
     torch.testing.assert_close(
         saddle.eigenvalues[0].abs(), torch.tensor([1.2, 0.8], dtype=torch.float64)
     )
+    graph = rs.dynamics.unstable_manifold_graph(double_well, fps)  # autonomous: no inputs
+    (i,) = (fps.n_unstable == 1).nonzero().flatten().tolist()
+    ends = sorted(float(fps.points[j, 0]) for j in graph.successors(i))
+    assert ends == pytest.approx([-1.0, 1.0])
+    lin = rs.linearize(lambda h: double_well(h), fps.points)
+    torch.testing.assert_close(lin.jacobian, fps.jacobians)
     # without the seeds the local search from these candidates misses it
     local = find_fixed_points(double_well, candidates, outliers=None, saddles=None)
     assert len(local) == 2 and int(local.is_stable.sum()) == 2

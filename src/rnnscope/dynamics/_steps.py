@@ -152,6 +152,18 @@ class Autonomous:
         return Autonomous(step_in_dtype(self.step, dtype), self.one_argument)
 
 
+def autonomous_if_needed(step, input_width: int | None):
+    """``step`` as a two-argument step: an autonomous map ``F(h)`` (or any step when
+    ``input_width == 0``) is wrapped to ignore ``x``."""
+    if isinstance(step, Autonomous | Iterated):
+        return step
+    if takes_one_argument(step):
+        return Autonomous(step, one_argument=True)
+    if input_width == 0 and getattr(step, "input_size", None) is None:
+        return Autonomous(step, one_argument=False)
+    return step
+
+
 def takes_one_argument(step) -> bool:
     """Whether ``step`` is called ``step(h)`` (one required positional parameter)."""
     try:
