@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from ._steps import jacobians
 from .candidates import sample_candidates
-from .fixed_points import FixedPoints, find_fixed_points
+from .fixed_points import (
+    Adam,
+    BetweenAttractors,
+    Certify,
+    FixedPoints,
+    Newton,
+    Outliers,
+    Polish,
+    find_fixed_points,
+)
 from .graphs import input_transition_graph, unstable_manifold_graph
 from .integration import (
     IntegrationAnalysis,
@@ -20,9 +29,14 @@ from .integration import (
 from .limit_cycle import LimitCycle, find_limit_cycle
 from .line_attractor import LineAttractor, fit_line_attractor
 from .linearize import Linearization, linearize
+from .periodic import PeriodicOrbits, find_periodic_orbits
+from .scaffold import MemoryStructure, find_scaffold, memory_structure
 from .surrogate import LinearizedModel
 
 __all__ = [
+    "Adam",
+    "BetweenAttractors",
+    "Certify",
     "FixedPoints",
     "IntegrationAnalysis",
     "LimitCycle",
@@ -30,14 +44,22 @@ __all__ = [
     "Linearization",
     "LinearizedModel",
     "LinearizedReadout",
+    "MemoryStructure",
+    "Newton",
+    "Outliers",
+    "PeriodicOrbits",
+    "Polish",
     "analyze_integration",
     "find_fixed_points",
     "find_limit_cycle",
+    "find_periodic_orbits",
+    "find_scaffold",
     "fit_line_attractor",
     "input_transition_graph",
     "jacobians",
     "linearize",
     "linearized_readout",
+    "memory_structure",
     "principal_variance",
     "sample_candidates",
     "unstable_manifold_graph",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -18,15 +19,15 @@ def greedy_unique(points: torch.Tensor, cost: torch.Tensor, tol: float) -> torch
         Kept indices (into ``points``), in order of increasing cost.
     """
     if points.shape[0] == 0:
-        return torch.zeros(0, dtype=torch.long)
+        return torch.zeros(0, dtype=torch.long, device=points.device)
     order = torch.argsort(cost)
     sorted_points = points[order]
-    close = torch.cdist(sorted_points, sorted_points) <= tol
-    covered = torch.zeros(len(order), dtype=torch.bool)
+    close = (torch.cdist(sorted_points, sorted_points) <= tol).cpu().numpy()
+    covered = np.zeros(len(order), dtype=bool)
     kept = []
     for i in range(len(order)):
         if covered[i]:
             continue
         kept.append(i)
         covered |= close[i]
-    return order[torch.tensor(kept, dtype=torch.long)]
+    return order[torch.tensor(kept, dtype=torch.long, device=order.device)]

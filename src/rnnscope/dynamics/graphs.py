@@ -7,7 +7,7 @@ import math
 import networkx as nx
 import torch
 
-from ._steps import Step, call_step, step_in_dtype
+from ._steps import Step, autonomous_if_needed, call_step, step_in_dtype
 from .fixed_points import FixedPoints
 
 
@@ -32,6 +32,7 @@ def _settle(
 ):
     """Run each start (``owners[k]`` is its fixed point) through ``pulses`` then at rest;
     returns final states ``[K, S]``. Starts are grouped by network into one batch."""
+    step = autonomous_if_needed(step, inputs.shape[-1])
     step = step_in_dtype(step, starts.dtype)  # points come polished in float64
     net_shape = fixed_points.info.get("network_shape", ())
     n_net = math.prod(net_shape)

@@ -263,6 +263,7 @@ def analyze_integration(
         stall_window=max(1, adam_iters) if search == "adam" else 100,
         max_iters=0 if search == "adam" else 200,
         polish_iters=0,
+        saddles=None,  # a line attractor's points have no basins between them
         progress=progress,
     )
     keep = torch.nonzero(found.q <= tol).flatten()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._steps import Step, call_step, default_inputs, jacobians
+from ._steps import Step, autonomous_if_needed, call_step, default_inputs, jacobians
 
 
 @dataclass
@@ -62,6 +62,7 @@ def find_limit_cycle(
     h = torch.as_tensor(initial_state)
     single = h.dim() == 1
     h = h.unsqueeze(0) if single else h
+    step = autonomous_if_needed(step, None if inputs is None else torch.as_tensor(inputs).shape[-1])
     if inputs is None:
         inputs = default_inputs(step, h)
     x = torch.as_tensor(inputs, dtype=h.dtype).expand(*h.shape[:-1], -1)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._steps import Step, default_inputs, jacobians
+from ._steps import Step, autonomous_if_needed, default_inputs, jacobians
 
 
 @dataclass
@@ -141,11 +141,12 @@ def linearize(
         step: ``F(h, x)`` batched over leading axes.
         points: states ``h* [..., S]``.
         inputs: ``x*``, broadcastable to ``[..., I]``; default zeros (needs
-            ``step.input_size``).
+            ``step.input_size``; none for an autonomous map ``step(h)``).
         continuous_time: ``(dt, α)`` when the map is an Euler step of a flow; taken
             from ``step.continuous_time`` when present (the CTRNN).
     """
     points = torch.as_tensor(points)
+    step = autonomous_if_needed(step, None if inputs is None else torch.as_tensor(inputs).shape[-1])
     if inputs is None:
         inputs = default_inputs(step, points)
     j_rec, j_inp = jacobians(step, points, inputs.to(points.dtype))

@@ -30,7 +30,7 @@ class ModuleStep:
         )
         self.state_size = sum(self.parts)
         self.tuple_state = not isinstance(state_spec, int)
-        self.state_bound = None
+        self.state_bound = _state_bound(modules[0])
         self.population = len(self.modules) if len(self.modules) > 1 else None
         base = self.modules[0]
         if self.population:
@@ -109,6 +109,16 @@ class ModuleStep:
         name = type(self.modules[0]).__name__
         pop = f", population={self.population}" if self.population else ""
         return f"ModuleStep({name}, state_size={self.state_size}{pop})"
+
+
+def _state_bound(module: nn.Module) -> float | None:
+    """``|h| ≤ 1`` for torch's GRU and tanh RNN cells (their states are convex
+    combinations of tanh outputs); unknown (``None``) for any other module."""
+    if isinstance(module, nn.GRUCell):
+        return 1.0
+    if isinstance(module, nn.RNNCell) and module.nonlinearity == "tanh":
+        return 1.0
+    return None
 
 
 def step_from_module(
