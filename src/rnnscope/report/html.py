@@ -235,6 +235,16 @@ def build_report(
     if analyzed.empty:
         parts.append(_note("The analyze stage has not run yet: run `rnnscope analyze STUDY`."))
     representatives = _representatives(study, analyzed)
+    if not analyzed.empty and analyzed["memory"].notna().any():
+        held = analyzed.groupby("architecture")["memory"].value_counts().unstack(fill_value=0)
+        parts.append(
+            "<p>What holds each network's memories (stable fixed points, stable period-k orbits, or neither):</p>"
+        )
+        parts.append(_table(held))
+        odd = analyzed[(analyzed["status"] == "solved") & (analyzed["memory"] != "fixed points")]
+        if len(odd):
+            parts.append(_note("Solved without stable fixed points: " + "; ".join(
+                f"network {n} ({a}): {m}" for n, a, m in zip(odd["network"], odd["architecture"], odd["memory"], strict=True))))  # fmt: skip
     for arch, (n, why) in representatives.items():
         fps, edges, probe, index = _fixed_point_view(study, n)
         stable = fps.is_stable.numpy() if len(fps) else np.zeros(0, bool)
@@ -557,8 +567,8 @@ def _network_pages(
 
 def _network_table(frame: pd.DataFrame, pages: set[int]) -> str:
     cols = ["network", "architecture", "hidden_size", "activation", "learning_rate", "l2", "seed", "status",
-            "steps", "accuracy", "n_fixed", "n_stable", "n_index1"]  # fmt: skip
-    text_cols = ("architecture", "status", "activation")
+            "steps", "accuracy", "n_fixed", "n_stable", "n_index1", "memory"]  # fmt: skip
+    text_cols = ("architecture", "status", "activation", "memory")
     head = "".join(f'<th class="{"l" if c in text_cols else ""}">{c}</th>' for c in cols)
     rows = []
     for r in frame[cols].itertuples(index=False):

@@ -97,15 +97,26 @@ class TrialFamily:
         with torch.no_grad():
             states, _ = net.run(params, self.probe(spec).inputs.to(device))
         step = net.cell.bind(params)
-        candidates = dynamics.sample_candidates(
-            states, fp.candidates, noise=fp.noise, seed=int(row["network"])
-        )
-        fps = dynamics.find_fixed_points(
+        zeros = torch.zeros(task.input_size, device=device)
+        # the default scaffold search: noisy visited states plus seeds on the basin
+        # boundaries between attractors, so the saddles joining them are found
+        fps = dynamics.find_scaffold(
             step,
-            candidates,
-            torch.zeros(task.input_size, device=device),
+            states[0],
+            zeros,
+            n_candidates=fp.candidates,
+            noise=fp.noise,
+            seed=int(row["network"]),
             tol_q=fp.tol_q,
             tol_unique=fp.tol_unique,
+        )
+        memory = dynamics.memory_structure(
+            step,
+            states[0],
+            zeros,
+            readout=params["W_out"][0],
+            fixed_points=fps,
+            seed=int(row["network"]),
         )
         edges, graph = np.zeros((0, 2), dtype=np.int64), None
         if fp.graph and len(fps):
@@ -113,6 +124,7 @@ class TrialFamily:
             edges = np.array(list(graph.edges), dtype=np.int64).reshape(-1, 2)
         arrays = {**fixed_point_arrays(fps, net.state_size, task.input_size), "graph_edges": edges}
         arrays.update(linear_arrays(fps))
+        arrays.update(memory_arrays(memory))
         reader = readouts.READOUTS.get(spec.task.name)
         if reader is not None:
             arrays.update(reader(task, net, params, step, fps, states, graph=graph))
@@ -222,6 +234,26 @@ def family_of(task_name: str) -> TrialFamily:
         raise ValueError(f"task {task_name!r} belongs to no study family.") from None
 
 
+def memory_arrays(memory) -> dict[str, np.ndarray]:
+    """What holds the network's memories (``dynamics.memory_structure``) as arrays."""
+    return {
+        "memory_holder": np.array(memory.holder),
+        "memory_period": np.array(memory.period),
+        "memory_patterns": np.array(memory.n_patterns),
+        "memory_stable_orbits": np.array(memory.n_stable_orbits),
+    }
+
+
+def memory_label(arrays: dict) -> str | None:
+    """``"fixed points"``, ``"period-2 orbits"``, ``"neither"`` (``None`` if not analysed)."""
+    if "memory_holder" not in arrays:
+        return None
+    holder = str(arrays["memory_holder"])
+    return {"fixed_points": "fixed points", "neither": "neither"}.get(
+        holder, f"period-{int(arrays['memory_period'])} orbits"
+    )
+
+
 def linear_arrays(fps) -> dict[str, np.ndarray]:
     """The "linear dynamics" signature (top |λ| and time constants at the stable
     points) as store arrays ``linear_spectrum``, ``linear_log_tau``."""
@@ -279,6 +311,9 @@ def fixed_points_from_arrays(a: dict, linearization=None):
                 torch.from_numpy(a["eigenvalues_real"]), torch.from_numpy(a["eigenvalues_imag"])
             ),
         )
+    certificate = {
+        k.removeprefix("certificate_"): v for k, v in a.items() if k.startswith("certificate_")
+    }
     fps = dynamics.FixedPoints(
         points,
         torch.from_numpy(a["q"]),
@@ -286,6 +321,7 @@ def fixed_points_from_arrays(a: dict, linearization=None):
         torch.zeros(len(points), dtype=torch.long),
         np.where(a["fixed"], "fixed", "slow"),
         lin,
+        certificate=certificate or None,
     )
     graph = nx.DiGraph()
     graph.add_nodes_from(range(len(points)))

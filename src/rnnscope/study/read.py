@@ -32,7 +32,7 @@ from .store import Store, StoreError
 NETWORK_COLUMNS = [
     "network", "architecture", "hidden_size", "activation", "learning_rate", "l2", "seed",
     "status", "steps", "loss", "eval_loss", "accuracy", "test_accuracy", "wall_time_s",
-    "trained", "analyzed", "n_fixed", "n_stable", "n_index1", "n_index2", "n_index3_plus",
+    "trained", "analyzed", "n_fixed", "n_stable", "n_index1", "n_index2", "n_index3_plus", "memory",
     "train_host", "train_pid", "analyze_host", "analyze_pid",
 ]  # fmt: skip
 
@@ -67,7 +67,8 @@ class Study:
     def networks(self) -> pd.DataFrame:
         """One row per network: hyperparameters, status, accuracy (text: best
         validation; ``test_accuracy``), fixed-point counts by number of unstable
-        directions (``n_stable``, ``n_index1``, ``n_index2``, ``n_index3_plus``), and the
+        directions (``n_stable``, ``n_index1``, ``n_index2``, ``n_index3_plus``), what
+        holds its memories (``memory``: fixed points, period-k orbits, neither), and the
         host and process that trained and analysed it."""
         frame = self.store.networks()
         return frame[[c for c in NETWORK_COLUMNS if c in frame]]

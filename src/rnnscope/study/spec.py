@@ -184,8 +184,12 @@ class TextTrainSpec(_Strict):
 class TrialFixedPointSpec(_Strict):
     """``[fixed_points]`` for trial tasks."""
 
-    candidates: int = Field(512, gt=0, le=MAX_CANDIDATES, description="candidates per network")
-    noise: float = Field(0.0, ge=0, description="σ of noise added to sampled states")
+    candidates: int = Field(
+        1024, gt=0, le=MAX_CANDIDATES, description="candidates per network (visited states)"
+    )
+    noise: float = Field(
+        0.5, ge=0, description="noise on the candidates, × the states' RMS spread per unit"
+    )
     tol_q: float = Field(1e-12, gt=0)
     tol_unique: float = Field(1e-3, gt=0)
     graph: bool = Field(True, description="build the unstable-manifold graph")
@@ -422,8 +426,8 @@ data_seed = 0
 stop_on_success = true               # false: use the whole budget (lower error, cleaner attractors)
 
 [fixed_points]                       # trial tasks; a sentiment study has tol_q_mean instead of
-candidates = 512                     # tol_q, tol_unique and graph
-noise = 0.0                          # σ added to the sampled states
+candidates = 1024                    # tol_q, tol_unique and graph; candidates are visited
+noise = 0.5                          # states plus noise (× their spread), and seeds between attractors
 tol_q = 1e-12
 tol_unique = 1e-3
 graph = true                         # unstable-manifold graph (which attractors saddles join)

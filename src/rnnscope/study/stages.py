@@ -26,7 +26,7 @@ from .. import compare
 from .._progress import Meter
 from ..train import make_grid
 from .executors import InProcess
-from .families import family_of
+from .families import family_of, memory_label
 from .fingerprint import describe, spec_change
 from .spec import StudySpec
 from .store import Store, StoreError
@@ -266,6 +266,7 @@ def _counts(arrays: dict) -> dict[str, int]:
         "n_index1": int((index == 1).sum()),
         "n_index2": int((index == 2).sum()),
         "n_index3_plus": int((index >= 3).sum()),
+        "memory": memory_label(arrays),
     }
 
 

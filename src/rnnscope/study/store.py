@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS networks (
     n_index1 INTEGER,
     n_index2 INTEGER,
     n_index3_plus INTEGER,
+    memory TEXT,
     train_host TEXT,
     train_pid INTEGER,
     analyze_host TEXT,
@@ -390,9 +391,9 @@ class Store:
         with self._transaction() as db:
             db.execute(
                 "UPDATE networks SET analyzed=1, n_fixed=?, n_stable=?, n_index1=?, n_index2=?, n_index3_plus=?, "
-                "analyze_host=?, analyze_pid=? WHERE network=?",
+                "memory=?, analyze_host=?, analyze_pid=? WHERE network=?",
                 (counts["n_fixed"], counts["n_stable"], counts["n_index1"], counts["n_index2"],
-                 counts["n_index3_plus"], host, pid, network),
+                 counts["n_index3_plus"], counts.get("memory"), host, pid, network),
             )  # fmt: skip
 
     def unmark(self, stage: str, networks: list[int]) -> None:
@@ -413,7 +414,7 @@ class Store:
             if "analyze" in later:
                 db.execute(
                     "UPDATE networks SET analyzed=0, n_fixed=NULL, n_stable=NULL, n_index1=NULL, n_index2=NULL, "
-                    "n_index3_plus=NULL"
+                    "n_index3_plus=NULL, memory=NULL"
                 )
             if "compare" in later:
                 db.execute("DELETE FROM blocks")

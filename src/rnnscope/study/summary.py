@@ -66,6 +66,22 @@ def summary_parts(store) -> list[tuple[str, object]]:
                                   "lower grid.learning_rates or set train.grad_clip."))  # fmt: skip
             return parts
         analyzed = frame[frame["analyzed"]].reset_index(drop=True)
+        if analyzed["memory"].notna().any():
+            held = analyzed.groupby("architecture", sort=False)["memory"].value_counts()
+            lines = [f"  {arch}: " + ", ".join(f"{m} {n}" for (_, m), n in rows.items())
+                     for arch, rows in held.groupby(level=0, sort=False)]  # fmt: skip
+            parts.append(
+                (
+                    "line",
+                    "what holds the memories (networks per architecture):\n" + "\n".join(lines),
+                )
+            )
+            odd = analyzed[
+                (analyzed["status"] == "solved") & (analyzed["memory"] != "fixed points")
+            ]
+            if len(odd):
+                parts.append(("line", f"solved without stable fixed points: networks {', '.join(map(str, odd['network']))} "
+                                      f"({', '.join(odd['memory'])})"))  # fmt: skip
         if len(analyzed):
             per_network = [
                 study.analysis(int(n), _readout_keys(study)) for n in analyzed["network"]
