@@ -20,7 +20,7 @@ from ._prepare import DEFAULT_EPS, centered, check_matrix, svd_reduced, whitened
 from .cka import linear_cka_representation
 from .shape import shape_representation
 
-METRICS = ("cca", "svcca", "pwcca", "cka", "procrustes", "shape")
+METRICS = ("cca", "svcca", "pwcca", "cka", "procrustes", "shape", "dsa")
 
 
 @dataclass
@@ -104,7 +104,14 @@ def pairwise(
 
     Returns:
         Symmetric ``[N, N]`` float64 array with a zero diagonal.
+
+    ``metric="dsa"`` takes trajectories ``[trials, time, units]`` instead and is
+    :func:`rnnscope.compare.pairwise_dsa` (its options: ``score``, ``n_delays``, ...).
     """
+    if metric == "dsa":
+        from .dsa import pairwise_dsa
+
+        return pairwise_dsa(matrices, progress=progress, **options)
     mats = _check_population("matrices", matrices)
     prepared = _prepare(_check_metric(metric, options), mats, options)
     n_net = len(mats)
@@ -131,6 +138,10 @@ def cross(
 ) -> np.ndarray:
     """Distances ``[N_a, N_b]`` between two populations (e.g. models vs recordings),
     as :func:`pairwise`. A single matrix may be passed in place of a list."""
+    if metric == "dsa":
+        from .dsa import cross_dsa
+
+        return cross_dsa(a, b, progress=progress, **options)
     mats_a = _check_population("a", a)
     mats_b = _check_population("b", b)
     if mats_a[0].shape[0] != mats_b[0].shape[0]:
