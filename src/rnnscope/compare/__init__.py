@@ -11,6 +11,7 @@ by their fitted linear dynamics; ``pairwise("dsa", ...)`` fits each network once
 
 from __future__ import annotations
 
+from ._prepare import MIN_SAMPLES_PER_UNIT, FewSamplesWarning
 from .cca import canonical_correlations, cca, pwcca, svcca
 from .cka import cka
 from .dsa import Alignment, cross_dsa, dsa, dsa_block, pairwise_dsa, prepare_dsa
@@ -27,7 +28,9 @@ from .topology import (
 
 __all__ = [
     "METRICS",
+    "MIN_SAMPLES_PER_UNIT",
     "Alignment",
+    "FewSamplesWarning",
     "TopologySignature",
     "canonical_correlations",
     "cca",
