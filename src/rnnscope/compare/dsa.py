@@ -60,15 +60,16 @@ class Alignment:
     """Options of the batched orthogonal alignment (angular score).
 
     Attributes:
-        restarts: starts per pair: identity, a reflection, the alignment of the two
-            operators' symmetric parts (both orientations), then seeded random rotations.
+        restarts: starts per pair: two spectral starts (the symmetric parts' eigenvectors
+            matched, with the best signs), the identity, a reflection, then seeded random
+            rotations.
         iters: most Newton iterations per start.
         gtol: a start stops once its Riemannian gradient norm is below this.
         seed: seed of the random starts (the result is deterministic).
         pairs_per_batch: pairs solved together.
     """
 
-    restarts: int = 8
+    restarts: int = 16
     iters: int = 50
     gtol: float = 1e-10
     seed: int = 0
@@ -358,6 +359,15 @@ class _Skew:
     def __init__(self, r: int):
         i, j = torch.triu_indices(r, r, 1)
         self.r, self.i, self.j, self.m = r, i, j, len(i)
+        # tr(X E_k Y E_l) = Y_jp X_qi − Y_jq X_pi − Y_ip X_qj + Y_iq X_pj, k = (i, j),
+        # l = (p, q): four terms Y[a_k, b_l] · X[c_l, d_k], gathered from flat matrices
+        terms = [(j, i, j, i), (j, j, i, i), (i, i, j, j), (i, j, i, j)]
+        self.sign = torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=torch.float64)[:, None, None]
+        self.y_index = torch.stack([a[:, None] * r + b[None, :] for a, b, _, _ in terms])
+        self.x_index = torch.stack([c[None, :] * r + d[:, None] for _, _, c, d in terms])
+        rows = torch.stack([a[:, None].expand(-1, self.m) for a, _, _, _ in terms])
+        cols = torch.stack([b[None, :].expand(self.m, -1) for _, b, _, _ in terms])
+        self.identity_terms = self.sign * (rows == cols).to(torch.float64)  # Y = I
 
     def coords(self, x):  # ⟨E_k, X⟩
         return x[..., self.i, self.j] - x[..., self.j, self.i]
@@ -368,28 +378,17 @@ class _Skew:
         out[..., self.j, self.i] = -w
         return out
 
-    def _trace_form(self, x, y):
-        """``T[k, l] = tr(X E_k Y E_l) = Y_jp X_qi − Y_jq X_pi − Y_ip X_qj + Y_iq X_pj``
-        for all pairs ``k = (i, j)``, ``l = (p, q)`` of basis elements."""
-        i, j = self.i, self.j
-
-        def sel(z, rows, cols):  # z[rows_k, cols_l] as [..., k, l]
-            return z.index_select(-2, rows).index_select(-1, cols)
-
-        return (
-            sel(y, j, i) * sel(x, j, i).transpose(-1, -2)
-            - sel(y, j, j) * sel(x, i, i).transpose(-1, -2)
-            - sel(y, i, i) * sel(x, j, j).transpose(-1, -2)
-            + sel(y, i, j) * sel(x, i, j).transpose(-1, -2)
-        )
+    def _gather(self, z, index):  # z [n, r, r] -> [n, 4, m, m]
+        flat = z.reshape(len(z), -1)
+        return flat.index_select(1, index.reshape(-1)).view(len(z), 4, self.m, self.m)
 
     def hessian(self, ap, b):
         """Hessian at ``Ω = 0`` of ``⟨A', e^Ω B e^{−Ω}⟩``, whose second-order part is
         ``−tr(A'ᵀ Ω B Ω) + ½ tr(W Ω²)`` with ``W = B A'ᵀ + A'ᵀ B``."""
         apt = ap.transpose(-1, -2)
         w = b @ apt + apt @ b
-        f1 = self._trace_form(apt, b)
-        f2 = self._trace_form(w, torch.eye(self.r, dtype=b.dtype).expand_as(b))
+        f1 = (self.sign * self._gather(b, self.y_index) * self._gather(apt, self.x_index)).sum(1)
+        f2 = (self.identity_terms * self._gather(w, self.x_index)).sum(1)
         return -(f1 + f1.transpose(-1, -2)) + 0.5 * (f2 + f2.transpose(-1, -2))
 
 
@@ -398,7 +397,11 @@ def _objective(a, b, c):
 
 
 def _starts(a: torch.Tensor, b: torch.Tensor, restarts: int, seed: int) -> torch.Tensor:
-    """``[P, R, r, r]`` starting rotations for each pair."""
+    """``[P, R, r, r]`` starting rotations for each pair: the two best *spectral* starts
+    (symmetric parts' eigenvectors matched in order, ``C = U_A D U_Bᵀ``, with the sign
+    matrices ``D`` that best align the rest — exact when ``B`` is an orthogonal conjugate
+    of ``A`` with distinct symmetric eigenvalues), the identity, a reflection, then seeded
+    random rotations."""
     if restarts < 1:
         raise ValueError(f"restarts must be >= 1, got {restarts!r}.")
     p, r = a.shape[0], a.shape[-1]
@@ -407,13 +410,43 @@ def _starts(a: torch.Tensor, b: torch.Tensor, restarts: int, seed: int) -> torch
     flip[0, 0] = -1
     _, ua = torch.linalg.eigh(a + a.transpose(-1, -2))
     _, ub = torch.linalg.eigh(b + b.transpose(-1, -2))
-    spectral = ua @ ub.transpose(-1, -2)  # matches the symmetric parts' eigenvectors in order
-    out = [eye.expand(p, r, r), flip.expand(p, r, r), spectral, spectral @ flip]
+    at = ua.transpose(-1, -2) @ a @ ua
+    bt = ub.transpose(-1, -2) @ b @ ub
+    signs = _best_signs(at * bt, 2)  # [P, 2, r]: maximise Σ_ij Ã_ij B̃_ij d_i d_j
+    spectral = (ua[:, None] * signs[..., None, :]) @ ub.transpose(-1, -2)[:, None]
+    out = [spectral[:, 0], spectral[:, 1], eye.expand(p, r, r), flip.expand(p, r, r)]
     gen = torch.Generator().manual_seed(seed)
     while len(out) < restarts:
         q, rr = torch.linalg.qr(torch.randn(r, r, generator=gen, dtype=torch.float64))
         out.append((q * torch.sign(torch.diagonal(rr))).expand(p, r, r))
     return torch.stack(out[:restarts], 1)
+
+
+def _best_signs(m: torch.Tensor, keep: int) -> torch.Tensor:
+    """The ``keep`` best sign vectors ``d`` (``d_0 = +1``) for ``dᵀ M d``, ``M [P, r, r]``:
+    exhaustive up to r = 12, otherwise greedy flips from the leading eigenvector's signs."""
+    p, r = m.shape[0], m.shape[-1]
+    m = 0.5 * (m + m.transpose(-1, -2))
+    if r <= 12:
+        codes = torch.arange(2 ** (r - 1))
+        bits = (codes[:, None] >> torch.arange(r - 1)) & 1
+        d = torch.cat([torch.ones(len(codes), 1), 1.0 - 2.0 * bits], 1).to(m.dtype)  # [S, r]
+        score = torch.einsum("si,pij,sj->ps", d, m, d)
+        top = score.topk(min(keep, len(codes)), dim=1).indices  # [P, keep]
+        out = d[top]
+        if out.shape[1] < keep:
+            out = torch.cat([out, out[:, :1].expand(p, keep - out.shape[1], r)], 1)
+        return out
+    _, vec = torch.linalg.eigh(m)
+    d = torch.where(vec[..., -1] >= 0, 1.0, -1.0).to(m.dtype)
+    for _ in range(2 * r):
+        gain = -4 * d * ((m @ d[..., None])[..., 0] - torch.diagonal(m, dim1=-2, dim2=-1) * d)
+        best = gain.argmax(-1)
+        improve = gain.gather(-1, best[:, None])[:, 0] > 1e-12
+        if not improve.any():
+            break
+        d[improve, best[improve]] *= -1
+    return torch.stack([d] * keep, 1)
 
 
 # ----------------------------------------------------------------------------- populations
