@@ -65,15 +65,19 @@ class Alignment:
             rotations.
         iters: most Newton iterations per start.
         gtol: a start stops once its Riemannian gradient norm is below this.
+        prune: after 10 and 20 iterations, starts whose alignment is this much below
+            their pair's best so far stop (``None``, the default: never; 0.05 halves the
+            time on rank-10 operators but lost the optimum on 11 of 66 pairs instead of 4).
         seed: seed of the random starts (the result is deterministic).
-        pairs_per_batch: pairs solved together.
+        pairs_per_batch: pairs solved together (memory ~ pairs · restarts · 2 r⁴ · 8 bytes).
     """
 
     restarts: int = 16
     iters: int = 50
+    prune: float | None = None
     gtol: float = 1e-10
     seed: int = 0
-    pairs_per_batch: int = 2048
+    pairs_per_batch: int = 256
 
 
 # ----------------------------------------------------------------------------- prepare
@@ -311,7 +315,7 @@ def _align_batch(a, b, opt: Alignment):
     B = b.repeat_interleave(n_starts, 0)
     c = c.reshape(-1, r, r)
     if r > 1:
-        c = _newton(A, B, c, opt)
+        c = _newton(A, B, c, opt, n_starts)
     value = _objective(A, B, c).reshape(p, n_starts)
     best = value.argmax(1)
     rows = torch.arange(p)
@@ -319,15 +323,19 @@ def _align_batch(a, b, opt: Alignment):
     return torch.arccos(value[rows, best].clamp(-1, 1)), c
 
 
-def _newton(A, B, c, opt: Alignment):
+def _newton(A, B, c, opt: Alignment, n_starts: int):
     r = A.shape[-1]
     sk = _Skew(r)
     value = _objective(A, B, c)
     damping = torch.full_like(value, 1e-2)
     active = torch.arange(len(c))
-    for _ in range(opt.iters):
+    for it in range(opt.iters):
         if not len(active):
             break
+        if opt.prune is not None and it in (10, 20):
+            # starts far below their pair's best so far rarely overtake it: stop them
+            best = value.view(-1, n_starts).max(1).values.repeat_interleave(n_starts)
+            active = active[value[active] >= best[active] - opt.prune]
         a, b, ci = A[active], B[active], c[active]
         ap = ci.transpose(-1, -2) @ a @ ci  # A in the chart's coordinates
         grad = sk.coords(ap @ b.transpose(-1, -2) - b.transpose(-1, -2) @ ap)  # [n, m]
