@@ -1,7 +1,9 @@
 """Canonical correlation analysis and its relatives (SVCCA, PWCCA).
 
 Inputs are state matrices ``[samples, units]`` with the same samples (rows) and any
-numbers of units. All three are **similarities in [0, 1]**: 1 means the two
+numbers of units, more than twice as many samples as units (an error otherwise) and
+ideally at least 10 per unit (a ``FewSamplesWarning`` otherwise); constant matrices are
+refused (see ``_prepare``). All three are **similarities in [0, 1]**: 1 means the two
 representations are the same up to an invertible linear map (CCA, PWCCA) or up to one
 on their top principal subspaces (SVCCA); ``1 − similarity`` is the distance
 ``pairwise`` reports, as in the universality paper.
@@ -18,13 +20,16 @@ from ._prepare import (
     check_matrix,
     check_same_samples,
     svd_reduced,
+    warn_few_samples,
     whitened_basis,
 )
 
 
-def _pair(x, y) -> tuple[torch.Tensor, torch.Tensor]:
+def _pair(x, y, metric: str) -> tuple[torch.Tensor, torch.Tensor]:
     x, y = check_matrix("X", x), check_matrix("Y", y)
     check_same_samples(("X", "Y"), x, y)
+    warn_few_samples("X", x, metric)
+    warn_few_samples("Y", y, metric)
     return centered(x), centered(y)
 
 
@@ -38,7 +43,7 @@ def correlations_between(qx: torch.Tensor, qy: torch.Tensor) -> torch.Tensor:
 def canonical_correlations(x, y, *, eps: float = DEFAULT_EPS) -> np.ndarray:
     """All ``min(p, q)`` canonical correlations between ``X [n, p]`` and ``Y [n, q]``,
     largest first. Directions a matrix does not span (rank deficiency) contribute 0."""
-    xc, yc = _pair(x, y)
+    xc, yc = _pair(x, y, "cca")
     return correlations_between(whitened_basis(xc, eps), whitened_basis(yc, eps)).numpy()
 
 
@@ -52,7 +57,7 @@ def svcca(x, y, *, variance: float = 0.99, keep: int | None = None) -> float:
     """SVCCA (Raghu et al. 2017): reduce each matrix to its top singular directions (the
     fewest explaining ``variance``, default 99%, or exactly ``keep``), then CCA; the mean
     canonical correlation, a similarity in [0, 1]."""
-    xc, yc = _pair(x, y)
+    xc, yc = _pair(x, y, "svcca")
     return float(
         correlations_between(
             svd_reduced(xc, variance, keep), svd_reduced(yc, variance, keep)
@@ -65,7 +70,7 @@ def pwcca(x, y, *, eps: float = DEFAULT_EPS) -> float:
     weights ``α_i = Σ_j |⟨h_i, x_j⟩|``, how much of ``X``'s units each canonical variate
     ``h_i`` accounts for. A similarity in [0, 1]; not symmetric (the weights come from
     ``X``), ``pairwise`` averages both directions."""
-    xc, yc = _pair(x, y)
+    xc, yc = _pair(x, y, "pwcca")
     qx, qy = whitened_basis(xc, eps), whitened_basis(yc, eps)
     return float(_pwcca_from_bases(qx, qy, qx.transpose(-1, -2) @ xc))
 

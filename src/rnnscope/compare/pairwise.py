@@ -128,9 +128,16 @@ def pairwise(
         **options: the metric's options (``variance``/``keep`` for svcca, ``alpha`` for
             shape, ``eps``; ``dtype``).
 
+    ``metric="dsa"`` takes trajectories ``[trials, time, units]`` instead and is
+    :func:`rnnscope.compare.pairwise_dsa` (its options: ``score``, ``n_delays``, ...).
+
     Returns:
         Symmetric ``[N, N]`` float64 array with a zero diagonal.
     """
+    if metric == "dsa":
+        from .dsa import pairwise_dsa
+
+        return pairwise_dsa(matrices, progress=progress, **options)
     spec = _metric(metric, options)
     mats = _population(spec, "matrices", matrices)
     reps = [spec.prepare(m, **options) for m in mats]
@@ -159,6 +166,10 @@ def cross(
 ) -> np.ndarray:
     """Distances ``[N_a, N_b]`` between two populations (e.g. models vs recordings),
     as :func:`pairwise`. A single matrix may be passed in place of a list."""
+    if metric == "dsa":
+        from .dsa import cross_dsa
+
+        return cross_dsa(a, b, progress=progress, **options)
     spec = _metric(metric, options)
     mats_a = _population(spec, "a", a)
     mats_b = _population(spec, "b", b)
