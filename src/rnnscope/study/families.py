@@ -79,6 +79,10 @@ class TrialFamily:
     def probe(self, spec):
         return self.task(spec).sample(spec.probe.batch_size, seed=spec.probe.seed)
 
+    def probe_inputs(self, spec) -> np.ndarray | None:
+        """The probe trials' inputs ``[trials, time, input_size]`` (DSA's input-aware fit)."""
+        return self.probe(spec).inputs.numpy().astype(np.float64)
+
     def probe_states(self, spec, row, params, *, device: str = "cpu") -> np.ndarray:
         """Hidden states ``h`` (for an LSTM not ``c``) on the study's probe trials,
         ``[trials, time, hidden]`` float32 — rebuilt from the parameters, exactly."""
@@ -176,6 +180,10 @@ class TextFamily(TrialFamily):
             "words": _text.valence_words(baseline),
             "baseline_accuracy": float(baseline["test_accuracy"]),
         }
+
+    def probe_inputs(self, spec) -> None:
+        """Each network embeds the words itself: DSA on text fits the intrinsic dynamics."""
+        return None
 
     def probe_states(self, spec, row, params, *, device: str = "cpu") -> np.ndarray:
         """Hidden states on the probe reviews, padded steps dropped: ``[1, tokens, hidden]``."""

@@ -220,6 +220,10 @@ class CompareSpec(_Strict):
     linear_dynamics: bool = Field(
         True, description="spectra and time constants at the stable points"
     )
+    dsa: bool = Field(
+        False,
+        description="dynamical similarity (DSA, input-aware on trial tasks) between the probe trajectories",
+    )
     permutations: int = Field(
         1000, ge=100, le=100_000, description="label permutations behind each verdict p-value"
     )
@@ -440,6 +444,7 @@ seed = 99
 geometry = ["svcca"]                 # any of cca, svcca, pwcca, cka, procrustes
 topology = true                      # the scaffold: attractors, saddles, the graph joining them
 linear_dynamics = true               # spectra and time constants at the stable points
+dsa = false                          # dynamical similarity analysis (Ostrow et al. 2023)
 # recording = "data/activity.npy"    # rank the networks against recorded activity on the probe trials
 
 [run]                                # how it runs, not what it computes

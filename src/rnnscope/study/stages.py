@@ -329,15 +329,28 @@ def prepare_unit(
     spec_json: str, rows: list[dict], params: list[dict], metrics: list[str], device: str = "cpu"
 ):
     """Unit of work: each network's probe states (rebuilt from its parameters) reduced
-    to one representation per geometry metric — computed once per network."""
+    to one representation per metric — computed once per network. Geometry metrics
+    take the states as a matrix ``[samples, units]``; DSA takes the trajectories
+    ``[trials, time, units]`` with the probe inputs (input-aware DMD)."""
     spec = StudySpec.model_validate_json(spec_json)
     family = family_of(spec.task.name)
+    inputs = family.probe_inputs(spec) if "dsa" in metrics else None
     out = []
     for row, p in zip(rows, params, strict=True):
         states = family.probe_states(spec, row, p, device=device)
         matrix = states.reshape(-1, states.shape[-1]).astype(np.float64)
-        out.append((int(row["network"]), {m: compare.prepare(m, matrix) for m in metrics}))
+        prepared = {
+            m: compare.prepare(m, states.astype(np.float64), inputs=inputs, **DSA_OPTIONS)
+            if m == "dsa"
+            else compare.prepare(m, matrix)
+            for m in metrics
+        }
+        out.append((int(row["network"]), prepared))
     return out
+
+
+#: DSA as a study runs it (rnnscope.compare.dsa's pinned defaults otherwise)
+DSA_OPTIONS: dict = {}
 
 
 def _load_prepared(paths_or_arrays):
@@ -383,7 +396,7 @@ def compare_stage(
         store.finish_stage("compare", {"skipped": reason, "silhouette_by_architecture": {}})
         return
     ids = rows["network"].astype(int).to_numpy()
-    metrics = list(spec.compare.geometry)
+    metrics = list(spec.compare.geometry) + (["dsa"] if spec.compare.dsa else [])
     names = metrics + [n for n in SIGNATURES if getattr(spec.compare, n)]
     shared = bool(getattr(executor, "shared_filesystem", True))
     spec_json = spec.model_dump_json()
