@@ -114,6 +114,9 @@ class RNN:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run every network of the population over a batch of input sequences.
 
+        Runs on the parameters' device: ``inputs``, ``h0`` and ``noise`` (tensors or
+        arrays) are moved there, and the results stay there.
+
         Args:
             params: population parameters ``[N, ...]``.
             inputs: ``[N, B, T, I]`` (per network) or ``[B, T, I]`` (shared).
@@ -123,10 +126,11 @@ class RNN:
 
         Returns:
             ``states [N, B, T, S]`` (the state after each step) and
-            ``outputs [N, B, T, O]``.
+            ``outputs [N, B, T, O]``, on the parameters' device.
         """
         n = self.check_params(params)
-        x = as_float_tensor("inputs", inputs, params["W_hh"].dtype)
+        device = params["W_hh"].device
+        x = as_float_tensor("inputs", inputs, params["W_hh"].dtype).to(device)
         if x.dim() not in (3, 4) or x.shape[-1] != self.cell.input_size:
             raise ValueError(
                 f"inputs must be [B, T, {self.cell.input_size}] or [N, B, T, {self.cell.input_size}], "
@@ -141,10 +145,14 @@ class RNN:
             raise ValueError(
                 f"h0 must have shape {[n, batch, self.state_size]}, got {list(h0.shape)}."
             )
+        else:
+            h0 = h0.to(device)
         if noise is not None and tuple(noise.shape) != (n, batch, steps, self.state_size):
             raise ValueError(
                 f"noise must have shape {[n, batch, steps, self.state_size]}, got {list(noise.shape)}."
             )
+        if noise is not None:
+            noise = noise.to(device)
         states = self._states(params, x, h0, noise)  # [N, T, B, S]
         outputs = self.readout(params, states)
         return states.transpose(1, 2), outputs.transpose(1, 2)
@@ -270,7 +278,7 @@ class TextRNN:
         """Token ids ``[B, T]`` -> inputs ``[N, B, T, D]`` (each network's own embedding)."""
         table = params["embedding"]
         n = table.shape[0]
-        tokens = torch.as_tensor(tokens)
+        tokens = torch.as_tensor(tokens, device=table.device)
         if tokens.dtype not in (torch.int64, torch.int32) or tokens.dim() != 2:
             raise ValueError(
                 f"tokens must be integer ids [B, T], got {tokens.dtype} of shape {list(tokens.shape)}."
@@ -280,14 +288,15 @@ class TextRNN:
                 f"token ids must lie in [0, {self.vocab_size}); got {int(tokens.min())}…"
                 f"{int(tokens.max())}. Encode texts with the vocabulary the network was built for."
             )
-        offsets = (torch.arange(n) * self.vocab_size).view(n, 1, 1)
+        offsets = (torch.arange(n, device=table.device) * self.vocab_size).view(n, 1, 1)
         flat = table.reshape(n * self.vocab_size, self.embedding_size)
         return torch.nn.functional.embedding(tokens.long().unsqueeze(0) + offsets, flat)
 
     def run(
         self, params: Params, tokens: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Read a batch of texts.
+        """Read a batch of texts, on the parameters' device (``tokens`` and ``lengths``
+        are moved there).
 
         Args:
             params: population parameters ``[N, ...]``.
@@ -309,7 +318,7 @@ class TextRNN:
         steps = states.shape[2]
         if lengths is None:
             return states[:, :, -1]
-        lengths = torch.as_tensor(lengths)
+        lengths = torch.as_tensor(lengths, device=states.device)
         if (
             lengths.shape != (states.shape[1],)
             or int(lengths.min()) < 1
