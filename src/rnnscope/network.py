@@ -111,6 +111,8 @@ class RNN:
         inputs: torch.Tensor,
         h0: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
+        *,
+        fused: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run every network of the population over a batch of input sequences.
 
@@ -123,6 +125,9 @@ class RNN:
             h0: initial states ``[N, B, S]`` (default: the network's own).
             noise: optional ``[N, B, T, S]`` added to the state after each step
                 (Gaussian state noise during training).
+            fused: use the hand-written backward pass (``rnnscope._recurrence``;
+                default where the cell has one, on any device) or, with ``False``,
+                autograd through :meth:`Cell.step` (the same values and gradients).
 
         Returns:
             ``states [N, B, T, S]`` (the state after each step) and
@@ -153,17 +158,25 @@ class RNN:
             )
         if noise is not None:
             noise = noise.to(device)
-        states = self._states(params, x, h0, noise)  # [N, T, B, S]
-        outputs = self.readout(params, states)
+        if fused and not self.cell.fused:
+            raise ValueError(f"{self.cell!r} has no fused backward pass; use fused=None or False.")
+        fused = self.cell.fused if fused is None else bool(fused)
+        states, outputs = self._run(params, x, h0, noise, fused)  # [N, T, B, S], [N, T, B, O]
         return states.transpose(1, 2), outputs.transpose(1, 2)
 
-    def _states(self, params, x, h0, noise):
+    def _run(self, params, x, h0, noise, fused):
         cell = self.cell
         # [N, T, B, ...] inside: each step reads one [N, B, ...] slice
         x_t = x.transpose(-3, -2)  # [(N,) T, B, I]
         noise_t = None if noise is None else noise.transpose(1, 2)
-        if cell.fused:
-            return run_recurrence(cell, params, x_t, h0, noise_t)
+        if fused:  # the readout is part of the fused pass (see _recurrence)
+            readout = (params["W_out"], params["b_out"])
+            return run_recurrence(cell, params, x_t, h0, noise_t, readout=readout)
+        states = self._autograd_states(params, x, x_t, h0, noise_t)
+        return states, self.readout(params, states)
+
+    def _autograd_states(self, params, x, x_t, h0, noise_t):
+        cell = self.cell
         # generic path: autograd through the cell's own step (iterate with unbind,
         # which avoids a full-size zero-filled gradient per indexed step)
         xs = x_t.unbind(0) if x.dim() == 3 else x_t.unbind(1)
