@@ -193,8 +193,8 @@ class _TextRecipe(Recipe):
     def loss(self, net, work, batch, noise, active):
         tokens, lengths, labels = batch
         e = noise.sample(active, *tokens.shape)
-        states, _ = net.rnn.run(work, net.embed(work, tokens), noise=e)
-        logit = net.rnn.readout(work, net.final_states(states, lengths))[..., 0]
+        h, _ = net.rnn.hidden_and_outputs(work, net.embed(work, tokens), noise=e)
+        logit = net.rnn.readout(work, net.final_states(h, lengths))[..., 0]
         target = labels.to(logit.dtype).expand_as(logit)
         return F.binary_cross_entropy_with_logits(logit, target, reduction="none").mean(1)
 

@@ -168,12 +168,12 @@ class _TrialRecipe(Recipe):
 
     def loss(self, net, work, batch, noise, active):
         e = noise.sample(active, batch.inputs.shape[0], batch.inputs.shape[1])
-        _, outputs = net.run(work, batch.inputs, noise=e)
+        _, outputs = net.hidden_and_outputs(work, batch.inputs, noise=e)
         return _masked_mse(outputs, batch)
 
     def evaluate(self, run, net, pop, ok, step):
         with torch.no_grad():
-            _, out = net.run(pop.work, self.eval_on_device.inputs)
+            _, out = net.hidden_and_outputs(pop.work, self.eval_on_device.inputs)
             eval_mse = _masked_mse(out, self.eval_on_device).tolist()
             accs = self.task.accuracy(out.cpu(), self.eval_batch).tolist()
         finished = []
