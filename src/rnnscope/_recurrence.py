@@ -109,8 +109,8 @@ class _Recurrence(torch.autograd.Function):
         d_b_rec = w_hh.new_zeros((n, width)) if ctx.has_bias else None
         use_out = ctx.readout and d_outputs is not None
         hidden = w_out.shape[1] if ctx.readout else 0
-        d_w_out = torch.zeros_like(w_out) if ctx.readout else None
-        d_b_out = w_out.new_zeros((n, w_out.shape[2])) if ctx.readout else None
+        d_w_out = torch.zeros_like(w_out) if use_out else None
+        d_b_out = w_out.new_zeros((n, w_out.shape[2])) if use_out else None
         d_ax_c = w_hh.new_empty((n, chunk, batch, width))
         d_ah_c = None if cell.summed_projections else torch.empty_like(d_ax_c)
         dh = states.new_zeros((n, batch, states.shape[-1]))
