@@ -209,7 +209,7 @@ def torch_nn_rate(task, networks, steps, h, batch, device) -> dict[str, float]:
             batches = [task.sample(batch, seed=k) for k in range(steps + 1)]
             batches = [(b.inputs.to(device), b.targets.to(device)) for b in batches]
 
-            def train_step(x, y):
+            def train_step(x, y, rnn=rnn, lin=lin, opt=opt, params=params):
                 out, _ = rnn(x)
                 loss = ((lin(out) - y) ** 2).mean()
                 opt.zero_grad()

@@ -58,7 +58,7 @@ def test_cuda_without_a_gpu_fails_early_with_one_line(data):
     grid = rs.make_grid(architectures=["vanilla"], hidden_sizes=[4], seeds=[0])
     with pytest.raises(ValueError, match="no usable CUDA device; use device='cpu'"):
         rs.train_population(task, grid, small(device="cuda"))
-    with pytest.raises(ValueError, match="TextTrainConfig.device is 'cuda:1'"):
+    with pytest.raises(ValueError, match=r"TextTrainConfig\.device is 'cuda:1'"):
         train_text_population(data, grid, TextTrainConfig(device="cuda:1", embedding_size=4))
 
 
