@@ -8,10 +8,12 @@ gradient. Weight gradients are accumulated as large matmuls over many time steps
 and batch elements at once (``[N, R, C·B] @ [N, C·B, G]``), which run near the
 machine's matmul peak.
 
-Time is processed in chunks of ``C`` steps: the input projection ``x W_ih + b`` is
-computed one chunk at a time (hoisted out of the step loop), and the gate-gradient
-buffers hold one chunk. This keeps every working buffer small enough (≤ 16 MB) for
-the C allocator to recycle it; buffers above glibc's 32 MB mmap threshold are
+The input projection ``x W_ih + b`` is one small matmul a step, so its result is used
+while it is in cache (hoisting it over a chunk of steps wrote a 16 MB buffer to memory
+and read it back); bias gradients are summed per step for the same reason. The
+backward pass processes time in chunks of ``C`` steps: the gate-gradient buffers hold
+one chunk. This keeps every working buffer small enough (≤ 16 MB) for the C allocator
+to recycle it; buffers above glibc's 32 MB mmap threshold are
 returned to the OS on free and page-faulted back in on every call, which measured
 here as half the training time. On a GPU (whose caching allocator has no such
 threshold) a chunk is the whole sequence.
@@ -58,32 +60,33 @@ class _Recurrence(torch.autograd.Function):
         chunk = _chunk_length(h0.device, steps, n * batch * width)
         states = h0.new_empty((n, steps + 1, *h0.shape[1:]))
         states[:, 0] = h0
-        proj = {"W_ih": w_ih, "b": b}
         summed = cell.summed_projections and b_rec is None
         bias = None if b_rec is None else b_rec.unsqueeze(1)
+        b_in = b.unsqueeze(1)  # [N, 1, G]
         readout = w_out is not None
         hidden = w_out.shape[1] if readout else 0
         outputs = h0.new_empty((n, steps, batch, w_out.shape[2])) if readout else None
         saved = []
-        for t0 in range(0, steps, chunk):
-            x_c = x[t0 : t0 + chunk] if shared else x[:, t0 : t0 + chunk]
-            ax = cell.input_projection(proj, x_c, shared=shared)  # [N, C, B, G]
-            length = ax.shape[1]
-            for k in range(length):
-                t = t0 + k
-                h = states[:, t]
-                h_in = h if rec == h.shape[-1] else h[..., :rec]
-                out = states[:, t + 1]
-                if summed:  # a_x + h W_hh inside the matmul
-                    a = torch.baddbmm(ax[:, k], h_in, w_hh)
-                    _, keep = cell.pointwise_forward(a, None, h, out=out)
-                else:
-                    ah = torch.bmm(h_in, w_hh) if bias is None else torch.baddbmm(bias, h_in, w_hh)
-                    _, keep = cell.pointwise_forward(ax[:, k], ah, h, out=out)
-                if noise is not None:
-                    out += noise[:, t]
-                saved.append(keep)
-            if readout:
+        for t in range(steps):
+            # the input projection step by step, in cache: a chunk-sized [N, C, B, G]
+            # buffer would be written to memory and read back (3 passes of 16 MB a chunk)
+            x_t = x[t].expand(n, -1, -1) if shared else x[:, t]
+            ax = torch.baddbmm(b_in, x_t, w_ih)
+            h = states[:, t]
+            h_in = h if rec == h.shape[-1] else h[..., :rec]
+            out = states[:, t + 1]
+            if summed:  # a_x + h W_hh inside the matmul
+                a = torch.baddbmm(ax, h_in, w_hh)
+                _, keep = cell.pointwise_forward(a, None, h, out=out)
+            else:
+                ah = torch.bmm(h_in, w_hh) if bias is None else torch.baddbmm(bias, h_in, w_hh)
+                _, keep = cell.pointwise_forward(ax, ah, h, out=out)
+            if noise is not None:
+                out += noise[:, t]
+            saved.append(keep)
+        if readout:
+            for t0 in range(0, steps, chunk):
+                length = min(chunk, steps - t0)
                 h_c = states[:, t0 + 1 : t0 + 1 + length, :, :hidden].reshape(n, -1, hidden)
                 y = torch.baddbmm(b_out.unsqueeze(1), h_c, w_out)
                 outputs[:, t0 : t0 + length] = y.view(n, length, batch, -1)
@@ -137,6 +140,9 @@ class _Recurrence(torch.autograd.Function):
                 d_direct = cell.pointwise_backward(
                     dh, ctx.saved[t], states[:, t], d_ax, None if d_ah_c is None else d_ah
                 )
+                d_b += d_ax.sum(dim=1)  # bias gradients while the step's gradients are in cache
+                if d_b_rec is not None:
+                    d_b_rec += d_ah.sum(dim=1)
                 d_rec = torch.bmm(d_ah, w_t)
                 if rec == dh.shape[-1]:
                     dh = d_rec if d_direct is None else d_direct.add_(d_rec)
@@ -154,15 +160,12 @@ class _Recurrence(torch.autograd.Function):
             else:
                 x_c = x[:, t0 : t0 + length].reshape(n, -1, x.shape[-1])
                 d_w_ih.baddbmm_(x_c.transpose(1, 2), d_ax_flat)
-            d_b += d_ax_flat.sum(dim=1)
             if d_x is not None:
                 d_x_c = torch.bmm(d_ax_flat, w_ih.transpose(1, 2))  # [N, C·B, I]
                 if shared:
                     d_x[t0 : t0 + length] = d_x_c.sum(0).reshape(length, batch, -1)
                 else:
                     d_x[:, t0 : t0 + length] = d_x_c.reshape(n, length, batch, -1)
-            if d_b_rec is not None:
-                d_b_rec += d_ah_flat.sum(dim=1)
         return (
             None, d_x, None, d_w_ih, d_b, d_w_hh, d_b_rec, dh, None, d_w_out, d_b_out
         )  # fmt: skip
