@@ -140,7 +140,11 @@ class _Recurrence(torch.autograd.Function):
                 d_direct = cell.pointwise_backward(
                     dh, ctx.saved[t], states[:, t], d_ax, None if d_ah_c is None else d_ah
                 )
-                d_b += d_ax.sum(dim=1)  # bias gradients while the step's gradients are in cache
+                # bias (and, for inputs shared by all networks, input-weight) gradients
+                # while the step's gradients are in cache
+                d_b += d_ax.sum(dim=1)
+                if shared:
+                    d_w_ih.baddbmm_(x[t].t().expand(n, -1, -1), d_ax)
                 if d_b_rec is not None:
                     d_b_rec += d_ah.sum(dim=1)
                 d_rec = torch.bmm(d_ah, w_t)
@@ -154,10 +158,7 @@ class _Recurrence(torch.autograd.Function):
             d_ah_flat = d_ax_flat if d_ah_c is None else d_ah_c[:, :length].reshape(n, -1, width)
             h_prev = states[:, t0 : t0 + length, :, :rec].reshape(n, -1, rec)
             d_w_hh.baddbmm_(h_prev.transpose(1, 2), d_ah_flat)
-            if shared:
-                x_c = x[t0 : t0 + length].reshape(-1, x.shape[-1])
-                d_w_ih += torch.matmul(x_c.t(), d_ax_flat)
-            else:
+            if not shared:
                 x_c = x[:, t0 : t0 + length].reshape(n, -1, x.shape[-1])
                 d_w_ih.baddbmm_(x_c.transpose(1, 2), d_ax_flat)
             if d_x is not None:
