@@ -74,9 +74,14 @@ class TrainConfig:
             malloc settings; see ``rnnscope._allocator``; CPU only). Default true: it
             saves 30–50% of a step's time on Linux.
         device: where the networks train (``"cpu"``, default; ``"cuda"``, ``"cuda:1"``).
-            The returned parameters are always CPU tensors. The hand-written backward
-            pass is plain torch and runs on any device; on CUDA its time chunks are
-            whole sequences (the chunking exists for glibc's allocator).
+            Parameters, batches and noise live there; the returned parameters are
+            always CPU tensors, and CPU results do not depend on this field. What is
+            CPU-specific stays on the CPU: the glibc allocator settings, the time
+            chunking of the fused backward pass, and the LSTM's dispatch to torch's
+            oneDNN kernel (``RNN.hidden_and_outputs``). Off the CPU every cell runs
+            the population's fused pass (plain torch ops, so it runs unchanged on a
+            GPU); a cell without one (GRU ``reset="before"``) trains through autograd
+            there as here. ``bench/gpu_check.py`` measures fused against autograd on a GPU.
     """
 
     max_steps: int = 3000
