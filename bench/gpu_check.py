@@ -304,10 +304,20 @@ def bench_fixed_points(device, sizes):
         cand = (0.5 * torch.randn(n, sizes["candidates"], cell.state_size, generator=gen)).to(
             device
         )
-        step = cell.bind(params)
         sync(device)
         t0 = time.perf_counter()
-        fps = rs.find_fixed_points(step, cand, torch.zeros(3, device=device))
+        try:
+            fps = rs.find_fixed_points(cell.bind(params), cand, torch.zeros(3, device=device))
+            ran_on = str(device)
+        except Exception as exc:  # dynamics without device support: say so, run on the CPU
+            log(
+                f"   find_fixed_points on {device} failed ({type(exc).__name__}: {exc}); on the CPU:"
+            )
+            RESULTS[f"fixed_points_{cell.name}_device_error"] = f"{type(exc).__name__}: {exc}"
+            cpu_params = {k: v.cpu() for k, v in params.items()}
+            t0 = time.perf_counter()
+            fps = rs.find_fixed_points(cell.bind(cpu_params), cand.cpu(), torch.zeros(3))
+            ran_on = "cpu"
         sync(device)
         dt = time.perf_counter() - t0
         t_all += dt
@@ -315,7 +325,7 @@ def bench_fixed_points(device, sizes):
         points += len(fps)
         where = getattr(fps.points, "device", "numpy")
         log(
-            f"   {cell.name:8s} {n} networks × {sizes['candidates']} candidates: {dt:6.1f} s, {len(fps)} points (results on {where})"
+            f"   {cell.name:8s} {n} networks × {sizes['candidates']} candidates on {ran_on}: {dt:6.1f} s, {len(fps)} points (results on {where})"
         )
     log(f"fixed points of {total} networks: {t_all:.1f} s")
     RESULTS.update(fixed_points_networks=total, fixed_points_s=t_all, fixed_points_found=points)
@@ -339,9 +349,18 @@ def bench_svcca(device, sizes, budget_s):
     mats = matrices(small)
     sync(device)
     t0 = time.perf_counter()
-    d = rs.compare.pairwise("svcca", mats, **kw)
+    try:
+        d = rs.compare.pairwise("svcca", mats, **kw)
+    except Exception as exc:  # compare without device support: say so, run on the CPU
+        log(f"   pairwise on {device} tensors failed ({type(exc).__name__}: {exc}); on the CPU:")
+        RESULTS["svcca_device_error"] = f"{type(exc).__name__}: {exc}"
+        device, kw = torch.device("cpu"), {}
+        mats = [m.cpu() for m in mats]
+        t0 = time.perf_counter()
+        d = rs.compare.pairwise("svcca", mats)
     sync(device)
     t_small = time.perf_counter() - t0
+    RESULTS["svcca_ran_on"] = str(device)
     ok = np.allclose(d, d.T) and np.allclose(np.diag(d), 0)
     check(f"svcca {small} networks: symmetric, zero diagonal", ok)
     big = sizes["svcca_networks"]
