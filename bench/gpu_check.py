@@ -11,7 +11,8 @@ Checks (each prints PASS/FAIL and goes on):
 
 Benchmark (the issue's): 1,024 networks (256 each of vanilla, GRU, LSTM, UGRNN; 64
 units), 3-bit flip-flop, batch 64 × 100, Adam + clipping, no state noise:
-  (a) networks·steps/s of ``train_population`` on the device;
+  (a) networks·steps/s of ``train_population`` on the device (and with
+      ``backward="autograd"``);
   (b) the same networks one at a time with ``torch.nn`` on the device (a sample of
       networks per architecture; the rate is per network, so the sample gives it);
   (c) ``train_population`` on this machine's CPU (a sample of networks);
@@ -155,9 +156,17 @@ def flops_per_step(arch: str, h: int, i: int, o: int, b: int, t: int) -> float:
     return b * t * (6 * h * g + 4 * i * g + 6 * h * o)
 
 
-def population_rate(task, per_arch, steps, h, batch, device) -> tuple[float, dict, object]:
+def population_rate(
+    task, per_arch, steps, h, batch, device, backward="fused"
+) -> tuple[float, dict, object]:
     grid = rs.make_grid(architectures=list(ARCHS), hidden_sizes=[h], seeds=list(range(per_arch)))
-    cfg = dict(state_noise=0.0, stop_on_success=False, batch_size=batch, device=str(device))
+    cfg = dict(
+        state_noise=0.0,
+        stop_on_success=False,
+        batch_size=batch,
+        device=str(device),
+        backward=backward,
+    )
     rs.train_population(task, grid.iloc[:: max(1, per_arch)], rs.TrainConfig(max_steps=2, **cfg))
     sync(device)
     t0 = time.perf_counter()
@@ -241,6 +250,11 @@ def bench_training(device, sizes):
     for arch, secs in per_arch_a.items():
         flops = flops_per_step(arch, h, 3, 3, batch, t) * sizes["per_arch"] * sizes["steps"]
         log(f"      {arch:8s} group {secs:7.2f} s  {flops / secs / 1e12:6.2f} TFLOP/s (matmuls)")
+    rate_auto, _, _ = population_rate(
+        task, sizes["per_arch"], sizes["steps"], h, batch, device, backward="autograd"
+    )
+    log(f"(a') the same with backward='autograd': {rate_auto:,.0f} networks·steps/s")
+    RESULTS["rate_population_autograd"] = rate_auto
     rates_b = torch_nn_rate(task, sizes["nn_networks"], sizes["nn_steps"], h, batch, device)
     rate_b = len(ARCHS) / sum(1 / r for r in rates_b.values())  # same number of networks each
     log(

@@ -141,7 +141,12 @@ class RNN:
         return states.transpose(1, 2), outputs.transpose(1, 2)
 
     def hidden_and_outputs(
-        self, params: Params, inputs: torch.Tensor, noise: torch.Tensor | None = None
+        self,
+        params: Params,
+        inputs: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        *,
+        fused: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """What a training loss reads: ``h [N, B, T, H]`` (the state without an LSTM's
         ``c``) and ``outputs [N, B, T, O]``; arguments as in :meth:`run`.
@@ -150,13 +155,15 @@ class RNN:
         without state noise runs through torch's own fused LSTM kernel (oneDNN, the
         one ``torch.nn.LSTM`` uses) one network at a time, since that kernel's fused
         elementwise work beats the batched population loop on a CPU; everything
-        else takes the population's fused pass.
+        else takes the population's fused pass. ``fused=False``: autograd through
+        :meth:`Cell.step` for every cell, as in :meth:`run`.
         """
         x, h0, noise = self._checked(params, inputs, None, noise)
-        if _vendor_lstm(self.cell, x, noise):
+        if fused is not False and _vendor_lstm(self.cell, x, noise):
             h = _lstm_kernel(self.cell, params, x, h0)  # [N, B, T, H]
             return h, self.readout(params, h)
-        states, outputs = self._run(params, x, h0, noise, self.cell.fused)
+        fused = self.cell.fused and fused is not False
+        states, outputs = self._run(params, x, h0, noise, fused)
         return states[..., : self.hidden_size].transpose(1, 2), outputs.transpose(1, 2)
 
     def _checked(self, params, inputs, h0, noise):

@@ -115,3 +115,24 @@ def test_train_text_population_on_cuda(data):
     )
     assert all(v.device.type == "cpu" for g in result.groups for v in g.params.values())
     assert result.networks["accuracy"].notna().all()
+
+
+@pytest.mark.parametrize("arch", ["gru", "lstm"])
+def test_autograd_backward_trains_like_the_fused_one(arch, monkeypatch):
+    from rnnscope import _recurrence
+
+    task = rs.tasks.FlipFlop(bits=2, steps=10)
+    grid = rs.make_grid(architectures=[arch], hidden_sizes=[6], seeds=[0, 1])
+    fused = rs.train_population(task, grid, small(state_noise=0.0))
+    calls = []
+    real_apply = _recurrence._Recurrence.apply
+    monkeypatch.setattr(
+        _recurrence._Recurrence, "apply", lambda *a: calls.append(1) or real_apply(*a)
+    )
+    monkeypatch.setattr(torch, "lstm", lambda *a: calls.append(1) or None)
+    plain = rs.train_population(task, grid, small(state_noise=0.0, backward="autograd"))
+    assert not calls  # neither the fused pass nor the oneDNN kernel ran
+    for key, value in fused.groups[0].params.items():
+        torch.testing.assert_close(plain.groups[0].params[key], value, rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="backward must be 'fused' or 'autograd'"):
+        rs.TrainConfig(backward="manual")

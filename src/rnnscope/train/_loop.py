@@ -53,6 +53,8 @@ def check_common(config: Any) -> None:
         raise ValueError(f"{name}.betas must be two numbers in [0, 1), got {config.betas!r}.")
     if config.data_seed < 0:
         raise ValueError(f"{name}.data_seed must be >= 0.")
+    if config.backward not in ("fused", "autograd"):
+        raise ValueError(f"{name}.backward must be 'fused' or 'autograd', got {config.backward!r}.")
     try:
         device = torch.device(config.device)
     except (RuntimeError, TypeError):

@@ -57,6 +57,8 @@ class TextTrainConfig:
         retain_memory: see :class:`rnnscope.train.TrainConfig`.
         device: where the networks train (default ``"cpu"``; see
             :class:`rnnscope.train.TrainConfig`). Parameters come back on the CPU.
+        backward: ``"fused"`` (default) or ``"autograd"``, see
+            :class:`rnnscope.train.TrainConfig`.
     """
 
     embedding_size: int = 64
@@ -76,6 +78,7 @@ class TextTrainConfig:
     cell_options: dict[str, dict] = field(default_factory=dict)
     retain_memory: bool = True
     device: str = "cpu"
+    backward: str = "fused"
 
     def __post_init__(self) -> None:
         for name in ("embedding_size", "max_epochs", "patience"):
@@ -193,7 +196,8 @@ class _TextRecipe(Recipe):
     def loss(self, net, work, batch, noise, active):
         tokens, lengths, labels = batch
         e = noise.sample(active, *tokens.shape)
-        h, _ = net.rnn.hidden_and_outputs(work, net.embed(work, tokens), noise=e)
+        fused = None if self.config.backward == "fused" else False
+        h, _ = net.rnn.hidden_and_outputs(work, net.embed(work, tokens), noise=e, fused=fused)
         logit = net.rnn.readout(work, net.final_states(h, lengths))[..., 0]
         target = labels.to(logit.dtype).expand_as(logit)
         return F.binary_cross_entropy_with_logits(logit, target, reduction="none").mean(1)

@@ -82,6 +82,10 @@ class TrainConfig:
             the population's fused pass (plain torch ops, so it runs unchanged on a
             GPU); a cell without one (GRU ``reset="before"``) trains through autograd
             there as here. ``bench/gpu_check.py`` measures fused against autograd on a GPU.
+        backward: ``"fused"`` (default: the hand-written backward pass where the cell
+            has one, and the oneDNN LSTM kernel where it applies) or ``"autograd"``
+            (torch autograd through ``Cell.step`` for every cell, on any device; the
+            same gradients to float rounding).
     """
 
     max_steps: int = 3000
@@ -100,6 +104,7 @@ class TrainConfig:
     cell_options: dict[str, dict] = field(default_factory=dict)
     retain_memory: bool = True
     device: str = "cpu"
+    backward: str = "fused"
 
     def __post_init__(self) -> None:
         if (
@@ -150,6 +155,7 @@ class _TrialRecipe(Recipe):
         self.task, self.config = task, config
         self.max_steps = config.max_steps
         self.divergence_loss = config.divergence_loss
+        self.fused = None if config.backward == "fused" else False
         self.eval_batch = task.sample(
             config.eval_batch_size, seed=config.data_seed + _EVAL_SEED_OFFSET
         )
@@ -173,12 +179,12 @@ class _TrialRecipe(Recipe):
 
     def loss(self, net, work, batch, noise, active):
         e = noise.sample(active, batch.inputs.shape[0], batch.inputs.shape[1])
-        _, outputs = net.hidden_and_outputs(work, batch.inputs, noise=e)
+        _, outputs = net.hidden_and_outputs(work, batch.inputs, noise=e, fused=self.fused)
         return _masked_mse(outputs, batch)
 
     def evaluate(self, run, net, pop, ok, step):
         with torch.no_grad():
-            _, out = net.hidden_and_outputs(pop.work, self.eval_on_device.inputs)
+            _, out = net.hidden_and_outputs(pop.work, self.eval_on_device.inputs, fused=self.fused)
             eval_mse = _masked_mse(out, self.eval_on_device).tolist()
             accs = self.task.accuracy(out.cpu(), self.eval_batch).tolist()
         finished = []
