@@ -95,3 +95,51 @@ def test_fused_input_gradients_equal_autograd(cell, shared, monkeypatch):
     net.readout(params, ref_states).pow(2).sum().backward()
     assert x.grad.abs().sum() > 0
     torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("cell", FUSED, ids=repr)
+@pytest.mark.parametrize("reads", ["outputs", "states"])
+def test_a_loss_on_outputs_or_states_alone_gets_autograds_gradients(cell, reads, monkeypatch):
+    # the fused pass skips the gradient of whichever result the loss does not read
+    monkeypatch.setattr(_recurrence, "_CHUNK_ELEMENTS", 2 * 3 * 4 * cell.gates * 6)
+    net = rs.RNN(cell, output_size=2)
+    params = net.init(population=3, seed=2, dtype=torch.float64)
+    x = torch.randn(4, 10, 3, dtype=torch.float64)
+    grads = {}
+    for fused in (True, False):
+        p = {k: v.clone().requires_grad_() for k, v in params.items()}
+        states, outputs = net.run(p, x, fused=fused)
+        (outputs.pow(2).sum() if reads == "outputs" else states.pow(3).sum()).backward()
+        grads[fused] = {k: v.grad for k, v in p.items()}
+    for key in params:
+        if reads == "states" and key in ("W_out", "b_out"):
+            assert grads[True][key] is None and grads[False][key] is None
+            continue
+        torch.testing.assert_close(grads[True][key], grads[False][key], rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("cell", FUSED, ids=repr)
+@pytest.mark.parametrize("noisy", [False, True], ids=["no-noise", "noise"])
+def test_hidden_and_outputs_equal_run(cell, noisy, monkeypatch):
+    """The training path (an LSTM without noise: torch's fused kernel) gives run's values
+    and gradients, float32."""
+    calls = []
+    real = torch.lstm
+    monkeypatch.setattr(torch, "lstm", lambda *a: calls.append(1) or real(*a))
+    net = rs.RNN(cell, output_size=2, learn_initial_state=True)
+    params = net.init(population=3, seed=3)
+    params["h0"] = 0.2 * torch.randn(3, cell.state_size)
+    x = torch.randn(3, 5, 7, 3)  # per-network inputs
+    noise = 0.1 * torch.randn(3, 5, 7, cell.state_size) if noisy else None
+    a = {k: v.clone().requires_grad_() for k, v in params.items()}
+    b = {k: v.clone().requires_grad_() for k, v in params.items()}
+    h, out = net.hidden_and_outputs(a, x, noise=noise)
+    states, out_ref = net.run(b, x, noise=noise)
+    h_ref = states[..., : cell.hidden_size]
+    torch.testing.assert_close(h, h_ref, rtol=0, atol=1e-5)
+    torch.testing.assert_close(out, out_ref, rtol=0, atol=1e-5)
+    (out.pow(2).sum() + h.sum()).backward()
+    (out_ref.pow(2).sum() + h_ref.sum()).backward()
+    for key in params:
+        torch.testing.assert_close(a[key].grad, b[key].grad, rtol=1e-4, atol=1e-5, msg=key)
+    assert len(calls) == (3 if cell.name == "lstm" and not noisy else 0)

@@ -8,12 +8,21 @@ gradient. Weight gradients are accumulated as large matmuls over many time steps
 and batch elements at once (``[N, R, C·B] @ [N, C·B, G]``), which run near the
 machine's matmul peak.
 
-Time is processed in chunks of ``C`` steps: the input projection ``x W_ih + b`` is
-computed one chunk at a time (hoisted out of the step loop), and the gate-gradient
-buffers hold one chunk. This keeps every working buffer small enough (≤ 16 MB) for
-the C allocator to recycle it; buffers above glibc's 32 MB mmap threshold are
+The input projection ``x W_ih + b`` is one small matmul a step, so its result is used
+while it is in cache (hoisting it over a chunk of steps wrote a 16 MB buffer to memory
+and read it back); bias gradients are summed per step for the same reason. The
+backward pass processes time in chunks of ``C`` steps: the gate-gradient buffers hold
+one chunk. This keeps every working buffer small enough (≤ 16 MB) for the C allocator
+to recycle it; buffers above glibc's 32 MB mmap threshold are
 returned to the OS on free and page-faulted back in on every call, which measured
-here as half the training time.
+here as half the training time. On a GPU (whose caching allocator has no such
+threshold) a chunk is the whole sequence.
+
+The linear readout ``y = h W_out + b_out`` is part of the same function. A loss on
+the outputs alone then never materialises the gradient of the full state sequence
+``[N, T, B, S]`` (for an LSTM, ``S = 2H``: twice the size of ``h``): the readout's
+gradient enters the state gradient chunk by chunk. Gradients of the returned states
+are used too when a loss reads them.
 
 Tested against autograd through ``cell.step`` (values and gradients) in
 ``tests/test_recurrence.py``.
@@ -29,68 +38,115 @@ from .cells._base import Cell
 _CHUNK_ELEMENTS = 1 << 22
 
 
+def _chunk_length(device: torch.device, steps: int, per_step: int) -> int:
+    if device.type != "cpu":
+        return steps
+    return max(1, min(steps, _CHUNK_ELEMENTS // max(1, per_step)))
+
+
 class _Recurrence(torch.autograd.Function):
     # States are population-major, [N, T+1, B, S]: each step reads and writes a
     # strided [N, B, S] slice, and weight gradients read [N, C·B, S] views.
 
     @staticmethod
-    def forward(ctx, cell: Cell, x, shared, w_ih, b, w_hh, b_rec, h0, noise):
+    def forward(ctx, cell: Cell, x, shared, w_ih, b, w_hh, b_rec, h0, noise, w_out, b_out):
         # x [T, B, I] (shared) or [N, T, B, I]; w_ih [N, I, G], b [N, G];
-        # w_hh [N, R, G], b_rec [N, G] | None; h0 [N, B, S]; noise [N, T, B, S] | None
+        # w_hh [N, R, G], b_rec [N, G] | None; h0 [N, B, S]; noise [N, T, B, S] | None;
+        # w_out [N, H, O] | None, b_out [N, O] | None
+        ctx.set_materialize_grads(False)
         n, rec, width = w_hh.shape
         steps = x.shape[-3]
         batch = h0.shape[1]
-        chunk = max(1, min(steps, _CHUNK_ELEMENTS // max(1, n * batch * width)))
+        chunk = _chunk_length(h0.device, steps, n * batch * width)
         states = h0.new_empty((n, steps + 1, *h0.shape[1:]))
         states[:, 0] = h0
-        proj = {"W_ih": w_ih, "b": b}
+        summed = cell.summed_projections and b_rec is None
         bias = None if b_rec is None else b_rec.unsqueeze(1)
+        b_in = b.unsqueeze(1)  # [N, 1, G]
+        readout = w_out is not None
+        hidden = w_out.shape[1] if readout else 0
+        outputs = h0.new_empty((n, steps, batch, w_out.shape[2])) if readout else None
         saved = []
-        for t0 in range(0, steps, chunk):
-            x_c = x[t0 : t0 + chunk] if shared else x[:, t0 : t0 + chunk]
-            ax = cell.input_projection(proj, x_c, shared=shared)  # [N, C, B, G]
-            for k in range(ax.shape[1]):
-                t = t0 + k
-                h = states[:, t]
-                h_in = h if rec == h.shape[-1] else h[..., :rec]
+        for t in range(steps):
+            # the input projection step by step, in cache: a chunk-sized [N, C, B, G]
+            # buffer would be written to memory and read back (3 passes of 16 MB a chunk)
+            x_t = x[t].expand(n, -1, -1) if shared else x[:, t]
+            ax = torch.baddbmm(b_in, x_t, w_ih)
+            h = states[:, t]
+            h_in = h if rec == h.shape[-1] else h[..., :rec]
+            out = states[:, t + 1]
+            if summed:  # a_x + h W_hh inside the matmul
+                a = torch.baddbmm(ax, h_in, w_hh)
+                _, keep = cell.pointwise_forward(a, None, h, out=out)
+            else:
                 ah = torch.bmm(h_in, w_hh) if bias is None else torch.baddbmm(bias, h_in, w_hh)
-                h_new, keep = cell.pointwise_forward(ax[:, k], ah, h)
-                if noise is not None:
-                    h_new = h_new + noise[:, t]
-                states[:, t + 1] = h_new
-                saved.append(keep)
+                _, keep = cell.pointwise_forward(ax, ah, h, out=out)
+            if noise is not None:
+                out += noise[:, t]
+            saved.append(keep)
+        if readout:
+            for t0 in range(0, steps, chunk):
+                length = min(chunk, steps - t0)
+                h_c = states[:, t0 + 1 : t0 + 1 + length, :, :hidden].reshape(n, -1, hidden)
+                y = torch.baddbmm(b_out.unsqueeze(1), h_c, w_out)
+                outputs[:, t0 : t0 + length] = y.view(n, length, batch, -1)
         ctx.cell, ctx.saved, ctx.shared, ctx.chunk = cell, saved, shared, chunk
-        ctx.has_bias = b_rec is not None
-        ctx.save_for_backward(x, w_ih, w_hh, states)
-        return states[:, 1:]
+        ctx.has_bias, ctx.readout = b_rec is not None, readout
+        ctx.save_for_backward(x, w_ih, w_hh, states, w_out)
+        return states[:, 1:], outputs
 
     @staticmethod
     @torch.autograd.function.once_differentiable  # gradients of gradients: use cell.step
-    def backward(ctx, d_states):
+    def backward(ctx, d_states, d_outputs):
         cell: Cell = ctx.cell
-        x, w_ih, w_hh, states = ctx.saved_tensors
+        x, w_ih, w_hh, states, w_out = ctx.saved_tensors
         # gradient for the inputs (a learned embedding upstream): d_x = d_ax W_ihᵀ per chunk
         d_x = torch.zeros_like(x) if ctx.needs_input_grad[1] else None
         n, rec, width = w_hh.shape
-        steps, batch, chunk, shared = d_states.shape[1], d_states.shape[2], ctx.chunk, ctx.shared
+        steps, batch = states.shape[1] - 1, states.shape[2]
+        chunk, shared = ctx.chunk, ctx.shared
         w_t = w_hh.transpose(1, 2)
         d_w_ih = w_hh.new_zeros((n, x.shape[-1], width))
         d_b = w_hh.new_zeros((n, width))
         d_w_hh = torch.zeros_like(w_hh)
         d_b_rec = w_hh.new_zeros((n, width)) if ctx.has_bias else None
+        use_out = ctx.readout and d_outputs is not None
+        hidden = w_out.shape[1] if ctx.readout else 0
+        d_w_out = torch.zeros_like(w_out) if use_out else None
+        d_b_out = w_out.new_zeros((n, w_out.shape[2])) if use_out else None
         d_ax_c = w_hh.new_empty((n, chunk, batch, width))
         d_ah_c = None if cell.summed_projections else torch.empty_like(d_ax_c)
-        dh = torch.zeros_like(d_states[:, 0])
+        dh = states.new_zeros((n, batch, states.shape[-1]))
         for t0 in reversed(range(0, steps, chunk)):
             length = min(chunk, steps - t0)
+            if use_out:
+                # the readout's share of the state gradient, for the whole chunk at once
+                d_y = d_outputs[:, t0 : t0 + length].reshape(n, -1, d_outputs.shape[-1])
+                h_c = states[:, t0 + 1 : t0 + 1 + length, :, :hidden].reshape(n, -1, hidden)
+                d_w_out.baddbmm_(h_c.transpose(1, 2), d_y)
+                d_b_out += d_y.sum(dim=1)
+                d_read = torch.bmm(d_y, w_out.transpose(1, 2)).view(n, length, batch, hidden)
             for k in range(length - 1, -1, -1):
                 t = t0 + k
-                dh = dh + d_states[:, t]
+                if d_states is not None:
+                    dh = dh + d_states[:, t]
+                if use_out:
+                    if hidden == dh.shape[-1]:
+                        dh = dh + d_read[:, k]
+                    else:
+                        dh[..., :hidden] += d_read[:, k]
                 d_ax = d_ax_c[:, k]
                 d_ah = d_ax if d_ah_c is None else d_ah_c[:, k]
                 d_direct = cell.pointwise_backward(
                     dh, ctx.saved[t], states[:, t], d_ax, None if d_ah_c is None else d_ah
                 )
+                # bias (and, for inputs shared by all networks, input-weight) gradients
+                # while the step's gradients are in cache
+                d_b += d_ax.sum(dim=1)
+                if shared:
+                    d_w_ih.baddbmm_(x[t].t().expand(n, -1, -1), d_ax)
+                if d_b_rec is not None:
+                    d_b_rec += d_ah.sum(dim=1)
                 d_rec = torch.bmm(d_ah, w_t)
                 if rec == dh.shape[-1]:
                     dh = d_rec if d_direct is None else d_direct.add_(d_rec)
@@ -102,22 +158,18 @@ class _Recurrence(torch.autograd.Function):
             d_ah_flat = d_ax_flat if d_ah_c is None else d_ah_c[:, :length].reshape(n, -1, width)
             h_prev = states[:, t0 : t0 + length, :, :rec].reshape(n, -1, rec)
             d_w_hh.baddbmm_(h_prev.transpose(1, 2), d_ah_flat)
-            if shared:
-                x_c = x[t0 : t0 + length].reshape(-1, x.shape[-1])
-                d_w_ih += torch.matmul(x_c.t(), d_ax_flat)
-            else:
+            if not shared:
                 x_c = x[:, t0 : t0 + length].reshape(n, -1, x.shape[-1])
                 d_w_ih.baddbmm_(x_c.transpose(1, 2), d_ax_flat)
-            d_b += d_ax_flat.sum(dim=1)
             if d_x is not None:
                 d_x_c = torch.bmm(d_ax_flat, w_ih.transpose(1, 2))  # [N, C·B, I]
                 if shared:
                     d_x[t0 : t0 + length] = d_x_c.sum(0).reshape(length, batch, -1)
                 else:
                     d_x[:, t0 : t0 + length] = d_x_c.reshape(n, length, batch, -1)
-            if d_b_rec is not None:
-                d_b_rec += d_ah_flat.sum(dim=1)
-        return None, d_x, None, d_w_ih, d_b, d_w_hh, d_b_rec, dh, None
+        return (
+            None, d_x, None, d_w_ih, d_b, d_w_hh, d_b_rec, dh, None, d_w_out, d_b_out
+        )  # fmt: skip
 
 
 def run_recurrence(
@@ -126,7 +178,8 @@ def run_recurrence(
     x: torch.Tensor,
     h0: torch.Tensor,
     noise: torch.Tensor | None = None,
-) -> torch.Tensor:
+    readout: tuple[torch.Tensor, torch.Tensor] | None = None,
+):
     """Iterate ``cell`` over an input sequence with the fused backward pass.
 
     Args:
@@ -137,12 +190,16 @@ def run_recurrence(
             (a learned embedding feeding the cell).
         h0: initial states ``[N, B, S]``.
         noise: optional ``[N, T, B, S]`` added to each new state (training noise).
+        readout: optional ``(W_out [N, H, O], b_out [N, O])``, the linear readout of
+            the first ``H`` state components.
 
     Returns:
-        States after each step, ``[N, T, B, S]``.
+        States after each step, ``[N, T, B, S]``; with ``readout``, the pair
+        ``(states, outputs [N, T, B, O])``.
     """
     shared = x.dim() == 3
-    return _Recurrence.apply(
+    w_out, b_out = (None, None) if readout is None else readout
+    states, outputs = _Recurrence.apply(
         cell,
         x,
         shared,
@@ -152,4 +209,7 @@ def run_recurrence(
         cell.recurrent_bias(params),
         h0,
         noise,
+        w_out,
+        b_out,
     )
+    return states if readout is None else (states, outputs)

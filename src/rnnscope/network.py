@@ -111,8 +111,13 @@ class RNN:
         inputs: torch.Tensor,
         h0: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
+        *,
+        fused: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run every network of the population over a batch of input sequences.
+
+        Runs on the parameters' device: ``inputs``, ``h0`` and ``noise`` (tensors or
+        arrays) are moved there, and the results stay there.
 
         Args:
             params: population parameters ``[N, ...]``.
@@ -120,13 +125,51 @@ class RNN:
             h0: initial states ``[N, B, S]`` (default: the network's own).
             noise: optional ``[N, B, T, S]`` added to the state after each step
                 (Gaussian state noise during training).
+            fused: use the hand-written backward pass (``rnnscope._recurrence``;
+                default where the cell has one, on any device) or, with ``False``,
+                autograd through :meth:`Cell.step` (the same values and gradients).
 
         Returns:
             ``states [N, B, T, S]`` (the state after each step) and
-            ``outputs [N, B, T, O]``.
+            ``outputs [N, B, T, O]``, on the parameters' device.
         """
+        x, h0, noise = self._checked(params, inputs, h0, noise)
+        if fused and not self.cell.fused:
+            raise ValueError(f"{self.cell!r} has no fused backward pass; use fused=None or False.")
+        fused = self.cell.fused if fused is None else bool(fused)
+        states, outputs = self._run(params, x, h0, noise, fused)  # [N, T, B, S], [N, T, B, O]
+        return states.transpose(1, 2), outputs.transpose(1, 2)
+
+    def hidden_and_outputs(
+        self,
+        params: Params,
+        inputs: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        *,
+        fused: bool | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What a training loss reads: ``h [N, B, T, H]`` (the state without an LSTM's
+        ``c``) and ``outputs [N, B, T, O]``; arguments as in :meth:`run`.
+
+        Equal to ``run`` (to float rounding) and as fast or faster: an LSTM on the CPU
+        without state noise runs through torch's own fused LSTM kernel (oneDNN, the
+        one ``torch.nn.LSTM`` uses) one network at a time, since that kernel's fused
+        elementwise work beats the batched population loop on a CPU; everything
+        else takes the population's fused pass. ``fused=False``: autograd through
+        :meth:`Cell.step` for every cell, as in :meth:`run`.
+        """
+        x, h0, noise = self._checked(params, inputs, None, noise)
+        if fused is not False and _vendor_lstm(self.cell, x, noise):
+            h = _lstm_kernel(self.cell, params, x, h0)  # [N, B, T, H]
+            return h, self.readout(params, h)
+        fused = self.cell.fused and fused is not False
+        states, outputs = self._run(params, x, h0, noise, fused)
+        return states[..., : self.hidden_size].transpose(1, 2), outputs.transpose(1, 2)
+
+    def _checked(self, params, inputs, h0, noise):
         n = self.check_params(params)
-        x = as_float_tensor("inputs", inputs, params["W_hh"].dtype)
+        device = params["W_hh"].device
+        x = as_float_tensor("inputs", inputs, params["W_hh"].dtype).to(device)
         if x.dim() not in (3, 4) or x.shape[-1] != self.cell.input_size:
             raise ValueError(
                 f"inputs must be [B, T, {self.cell.input_size}] or [N, B, T, {self.cell.input_size}], "
@@ -141,21 +184,29 @@ class RNN:
             raise ValueError(
                 f"h0 must have shape {[n, batch, self.state_size]}, got {list(h0.shape)}."
             )
+        else:
+            h0 = h0.to(device)
         if noise is not None and tuple(noise.shape) != (n, batch, steps, self.state_size):
             raise ValueError(
                 f"noise must have shape {[n, batch, steps, self.state_size]}, got {list(noise.shape)}."
             )
-        states = self._states(params, x, h0, noise)  # [N, T, B, S]
-        outputs = self.readout(params, states)
-        return states.transpose(1, 2), outputs.transpose(1, 2)
+        if noise is not None:
+            noise = noise.to(device)
+        return x, h0, noise
 
-    def _states(self, params, x, h0, noise):
+    def _run(self, params, x, h0, noise, fused):
         cell = self.cell
         # [N, T, B, ...] inside: each step reads one [N, B, ...] slice
         x_t = x.transpose(-3, -2)  # [(N,) T, B, I]
         noise_t = None if noise is None else noise.transpose(1, 2)
-        if cell.fused:
-            return run_recurrence(cell, params, x_t, h0, noise_t)
+        if fused:  # the readout is part of the fused pass (see _recurrence)
+            readout = (params["W_out"], params["b_out"])
+            return run_recurrence(cell, params, x_t, h0, noise_t, readout=readout)
+        states = self._autograd_states(params, x, x_t, h0, noise_t)
+        return states, self.readout(params, states)
+
+    def _autograd_states(self, params, x, x_t, h0, noise_t):
+        cell = self.cell
         # generic path: autograd through the cell's own step (iterate with unbind,
         # which avoids a full-size zero-filled gradient per indexed step)
         xs = x_t.unbind(0) if x.dim() == 3 else x_t.unbind(1)
@@ -167,6 +218,36 @@ class RNN:
                 h = h + e_step
             out.append(h)
         return torch.stack(out, dim=1)
+
+
+def _vendor_lstm(cell: Cell, x: torch.Tensor, noise) -> bool:
+    """Whether torch's fused LSTM kernel can and should run this (see
+    :meth:`RNN.hidden_and_outputs`): an LSTM, on the CPU, float32, no state noise."""
+    return (
+        cell.name == "lstm"
+        and noise is None
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and torch.backends.mkldnn.is_available()
+    )
+
+
+def _lstm_kernel(cell: Cell, params: Params, x: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+    """``h [N, B, T, H]`` from ``torch.lstm`` (the kernel behind ``torch.nn.LSTM``),
+    one network at a time; autograd reaches the population's tensors through ``unbind``."""
+    size = cell.hidden_size
+    n, batch = h0.shape[0], h0.shape[1]
+    xs = x.unbind(0) if x.dim() == 4 else (x,) * n
+    w_ih, w_hh, b = params["W_ih"].unbind(0), params["W_hh"].unbind(0), params["b"].unbind(0)
+    h_init, c_init = h0[..., :size].unbind(0), h0[..., size:].unbind(0)
+    zero_bias = b[0].new_zeros(b[0].shape)  # torch's b_hh; ours is folded into b
+    out = []
+    for i in range(n):
+        hx = (h_init[i].reshape(1, batch, size), c_init[i].reshape(1, batch, size))
+        weights = [w_ih[i].t(), w_hh[i].t(), b[i], zero_bias]
+        y, _, _ = torch.lstm(xs[i], hx, weights, True, 1, 0.0, True, False, True)
+        out.append(y)
+    return torch.stack(out)
 
 
 class TextRNN:
@@ -270,7 +351,7 @@ class TextRNN:
         """Token ids ``[B, T]`` -> inputs ``[N, B, T, D]`` (each network's own embedding)."""
         table = params["embedding"]
         n = table.shape[0]
-        tokens = torch.as_tensor(tokens)
+        tokens = torch.as_tensor(tokens, device=table.device)
         if tokens.dtype not in (torch.int64, torch.int32) or tokens.dim() != 2:
             raise ValueError(
                 f"tokens must be integer ids [B, T], got {tokens.dtype} of shape {list(tokens.shape)}."
@@ -280,14 +361,15 @@ class TextRNN:
                 f"token ids must lie in [0, {self.vocab_size}); got {int(tokens.min())}…"
                 f"{int(tokens.max())}. Encode texts with the vocabulary the network was built for."
             )
-        offsets = (torch.arange(n) * self.vocab_size).view(n, 1, 1)
+        offsets = (torch.arange(n, device=table.device) * self.vocab_size).view(n, 1, 1)
         flat = table.reshape(n * self.vocab_size, self.embedding_size)
         return torch.nn.functional.embedding(tokens.long().unsqueeze(0) + offsets, flat)
 
     def run(
         self, params: Params, tokens: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Read a batch of texts.
+        """Read a batch of texts, on the parameters' device (``tokens`` and ``lengths``
+        are moved there).
 
         Args:
             params: population parameters ``[N, ...]``.
@@ -309,7 +391,7 @@ class TextRNN:
         steps = states.shape[2]
         if lengths is None:
             return states[:, :, -1]
-        lengths = torch.as_tensor(lengths)
+        lengths = torch.as_tensor(lengths, device=states.device)
         if (
             lengths.shape != (states.shape[1],)
             or int(lengths.min()) < 1
@@ -326,8 +408,10 @@ class TextRNN:
     def logits(
         self, params: Params, tokens: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """``[N, B, O]``: see :meth:`run`."""
-        return self.run(params, tokens, lengths)[1]
+        """``[N, B, O]``: see :meth:`run` (computed without the full state sequence)."""
+        self.check_params(params)
+        h, _ = self.rnn.hidden_and_outputs(params, self.embed(params, tokens))
+        return self.rnn.readout(params, self.final_states(h, lengths))
 
     def step_function(self, params: Params):
         """The cell's step ``F(h, x)`` bound to the cell's parameters (``x`` is an

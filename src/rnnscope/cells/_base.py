@@ -204,8 +204,13 @@ class Cell:
         """Elementwise update ``h' = f(a_x, a_h, h)``; shapes ``[..., G], [..., G], [..., S]``."""
         return self.pointwise_forward(ax, ah, h)[0]
 
-    def pointwise_forward(self, ax, ah, h):
-        """Return ``(h', saved)``: the new state and what ``pointwise_backward`` needs."""
+    def pointwise_forward(self, ax, ah, h, out=None):
+        """Return ``(h', saved)``: the new state and what ``pointwise_backward`` needs.
+
+        ``ah`` is ``None`` when ``ax`` already holds ``a_x + a_h`` (cells with
+        ``summed_projections``: the recurrence adds them inside its matmul). With
+        ``out`` (a view of the caller's state buffer) ``h'`` is written there and
+        ``saved`` must not alias it (noise is added to ``out`` afterwards)."""
         raise NotImplementedError
 
     #: whether ``a_x`` and ``a_h`` enter the update only through their sum, so that

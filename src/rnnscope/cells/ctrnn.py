@@ -51,9 +51,9 @@ class CTRNN(VanillaRNN):
     def _config(self):
         return {"dt": self.dt, "tau": self.tau, **super()._config()}
 
-    def pointwise_forward(self, ax, ah, h):
-        r = _activations.apply(self.activation, ax + ah)
-        return torch.lerp(h, r, self.alpha), (r,)  # h + α (r - h)
+    def pointwise_forward(self, ax, ah, h, out=None):
+        r = _activations.apply(self.activation, ax if ah is None else ax + ah)
+        return torch.lerp(h, r, self.alpha, out=out), (r,)  # h + α (r - h)
 
     def pointwise_backward(self, dh_new, saved, h, d_ax, d_ah):
         (r,) = saved

@@ -56,12 +56,12 @@ class GRU(Cell):
         return params["b_hh"] if self.reset == "after" else None
 
     # reset="after": elementwise given the two projections
-    def pointwise_forward(self, ax, ah, h):
+    def pointwise_forward(self, ax, ah, h, out=None):
         size = self.hidden_size
         r, z = torch.sigmoid(ax[..., : 2 * size] + ah[..., : 2 * size]).chunk(2, dim=-1)
         hn = ah[..., 2 * size :]
         n = tanh(torch.addcmul(ax[..., 2 * size :], r, hn))
-        return torch.lerp(n, h, z), (r, z, n, hn)  # n + z (h - n)
+        return torch.lerp(n, h, z, out=out), (r, z, n, hn)  # n + z (h - n)
 
     def pointwise_backward(self, dh_new, saved, h, d_ax, d_ah):
         r, z, n, hn = saved

@@ -47,27 +47,38 @@ class LSTM(Cell):
         h = self.hidden_size
         params["b"][h : 2 * h] += self.forget_bias
 
-    def pointwise_forward(self, ax, ah, state):
-        h_size = self.hidden_size
-        c = state[..., h_size:]
-        # one sigmoid for all four blocks: tanh(a) = 2 σ(2a) - 1 (see _activations.tanh)
-        scale = block_scale((1.0, 1.0, 2.0, 1.0), h_size, ax)
-        i, f, g, o = torch.sigmoid((ax + ah) * scale).chunk(4, dim=-1)
-        g = 2 * g - 1
-        c_new = torch.addcmul(f * c, i, g)
-        tc = tanh(c_new)
-        return torch.cat([o * tc, c_new], dim=-1), (i, f, g, o, tc)
-
-    def pointwise_backward(self, d_state, saved, state, d_ax, d_ah):
-        i, f, g, o, tc = saved
+    def pointwise_forward(self, ax, ah, state, out=None):
         size = self.hidden_size
         c = state[..., size:]
+        # one sigmoid for all four blocks: tanh(a) = 2 σ(2a) - 1 (see _activations.tanh)
+        scale = block_scale((1.0, 1.0, 2.0, 1.0), size, ax)
+        s = torch.sigmoid((ax if ah is None else ax + ah) * scale)
+        i, f, g, o = s.chunk(4, dim=-1)
+        g = 2 * g - 1
+        if out is None:
+            c_new = torch.addcmul(f * c, i, g)
+            tc = tanh(c_new)
+            return torch.cat([o * tc, c_new], dim=-1), (s, g, tc)
+        # written straight into the caller's state buffer: no per-step concatenation
+        c_new = torch.addcmul(f * c, i, g, out=out[..., size:])
+        tc = tanh(c_new)
+        torch.mul(o, tc, out=out[..., :size])
+        return out, (s, g, tc)
+
+    def pointwise_backward(self, d_state, saved, state, d_ax, d_ah):
+        s, g, tc = saved
+        size = self.hidden_size
+        i, f, o = s[..., :size], s[..., size : 2 * size], s[..., 3 * size :]
+        c = state[..., size:]
         dh, dc = d_state[..., :size], d_state[..., size:]
-        dc_total = dc + dh * o * (1 - tc * tc)
-        torch.mul(dc_total * g, i * (1 - i), out=d_ax[..., :size])
-        torch.mul(dc_total * c, f * (1 - f), out=d_ax[..., size : 2 * size])
-        torch.mul(dc_total * i, 1 - g * g, out=d_ax[..., 2 * size : 3 * size])
-        torch.mul(dh * tc, o * (1 - o), out=d_ax[..., 3 * size :])
+        dc_total = torch.addcmul(dc, dh, o * (1 - tc * tc))
+        torch.mul(dc_total, g, out=d_ax[..., :size])
+        torch.mul(dc_total, c, out=d_ax[..., size : 2 * size])
+        torch.mul(dc_total, i, out=d_ax[..., 2 * size : 3 * size])
+        torch.mul(dh, tc, out=d_ax[..., 3 * size :])
+        # the gates' slopes in one pass: σ(1-σ) per block, 4σ(1-σ) = 1 - g² for g
+        slope = torch.addcmul(s, s, s, value=-1).mul_(block_scale((1.0, 1.0, 4.0, 1.0), size, s))
+        d_ax.mul_(slope)
         # h enters the next state only through the matmul; c through the forget gate
         direct = torch.empty_like(d_state)
         direct[..., :size] = 0
@@ -78,7 +89,8 @@ class LSTM(Cell):
         # ∂c'/∂(h or x) = Σ_gates diag(coefficient) W_gateᵀ, and ∂h'/∂· adds the output
         # gate's block: each Jacobian is a few fused row-scaled weight blocks.
         size = self.hidden_size
-        _, (i, f, g, o, tc) = self.pointwise_forward(ax, ah, state)
+        _, (s, g, tc) = self.pointwise_forward(ax, ah, state)
+        i, f, _, o = s.chunk(4, dim=-1)
         c = state[..., size:]
         out_slope = o * (1 - tc * tc)  # ∂h'/∂c'
         coef_c = (g * i * (1 - i), c * f * (1 - f), i * (1 - g * g))  # ∂c'/∂a for i, f, g

@@ -35,12 +35,12 @@ class UGRNN(Cell):
     def _adjust_init(self, params):
         params["b"][self.hidden_size :] += self.gate_bias
 
-    def pointwise_forward(self, ax, ah, h):
+    def pointwise_forward(self, ax, ah, h, out=None):
         # one sigmoid for both blocks: tanh(a) = 2 σ(2a) - 1 (see _activations.tanh)
-        s = torch.sigmoid((ax + ah) * self._block_scale(ax))
+        s = torch.sigmoid((ax if ah is None else ax + ah) * self._block_scale(ax))
         c, g = s.chunk(2, dim=-1)
         c = 2 * c - 1
-        return torch.lerp(c, h, g), (c, g)  # c + g (h - c)
+        return torch.lerp(c, h, g, out=out), (c, g)  # c + g (h - c)
 
     def _block_scale(self, like: torch.Tensor) -> torch.Tensor:
         return block_scale((2.0, 1.0), self.hidden_size, like)

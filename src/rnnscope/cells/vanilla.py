@@ -45,8 +45,10 @@ class VanillaRNN(Cell):
     def _config(self):
         return {"activation": self._activation}
 
-    def pointwise_forward(self, ax, ah, h):
-        h_new = _activations.apply(self._activation, ax + ah)
+    def pointwise_forward(self, ax, ah, h, out=None):
+        h_new = _activations.apply(self._activation, ax if ah is None else ax + ah)
+        if out is not None:
+            out.copy_(h_new)
         return h_new, (h_new,)
 
     def pointwise_backward(self, dh_new, saved, h, d_ax, d_ah):

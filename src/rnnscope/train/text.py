@@ -1,9 +1,9 @@
 """Population training of text classifiers, with validation early stopping.
 
 Networks that share ``(architecture, hidden_size, activation)`` train together as
-one population (see :mod:`rnnscope.train.trainer`): every step all of them read the
-same batch of texts, each through its own embedding, cell and readout, and each takes
-its own Adam step (its own learning rate and L2). The loss is the binary
+one population (the skeleton in :mod:`rnnscope.train._loop`): every step all of them
+read the same batch of texts, each through its own embedding, cell and readout, and
+each takes its own Adam step (its own learning rate and L2). The loss is the binary
 cross-entropy of the logit read from the state after each text's last token.
 
 Every ``eval_every`` steps each network is scored on the whole validation split. Its
@@ -18,30 +18,18 @@ or ``diverged`` (NaN/inf loss or gradient; its best finite parameters are kept).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .._allocator import retain_freed_memory
 from ..cells import make_cell
 from ..cells._base import Params
 from ..network import TextRNN
 from ..tasks.text.dataset import TextDataset
-from ._population import Population
-from .grid import check_grid
-from .trainer import (
-    ProgressCallback,
-    TrainedGroup,
-    TrainResult,
-    _groups,
-    _progress,
-    _result,
-)
-
-_NOISE_SEED_OFFSET = 2_000_000_011
+from ._loop import ProgressCallback, Recipe, check_common, train_grid
+from .result import TrainResult
 
 
 @dataclass(frozen=True)
@@ -67,6 +55,10 @@ class TextTrainConfig:
         log_every: steps between loss-history entries (default 10).
         cell_options: extra constructor options per architecture.
         retain_memory: see :class:`rnnscope.train.TrainConfig`.
+        device: where the networks train (default ``"cpu"``; see
+            :class:`rnnscope.train.TrainConfig`). Parameters come back on the CPU.
+        backward: ``"fused"`` (default) or ``"autograd"``, see
+            :class:`rnnscope.train.TrainConfig`.
     """
 
     embedding_size: int = 64
@@ -85,32 +77,21 @@ class TextTrainConfig:
     log_every: int = 10
     cell_options: dict[str, dict] = field(default_factory=dict)
     retain_memory: bool = True
+    device: str = "cpu"
+    backward: str = "fused"
 
     def __post_init__(self) -> None:
-        for name in (
-            "embedding_size",
-            "max_epochs",
-            "batch_size",
-            "eval_every",
-            "patience",
-            "eval_batch_size",
-            "log_every",
-        ):
+        for name in ("embedding_size", "max_epochs", "patience"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(
                     f"TextTrainConfig.{name} must be a positive integer, got {value!r}."
                 )
+        check_common(self)
         if not self.embedding_scale > 0:
             raise ValueError("TextTrainConfig.embedding_scale must be positive.")
         if not 0 <= self.success_accuracy <= 1:
             raise ValueError("TextTrainConfig.success_accuracy must lie in [0, 1].")
-        if not self.state_noise >= 0 or not self.grad_clip >= 0:
-            raise ValueError("TextTrainConfig.state_noise and grad_clip must be >= 0.")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(
-                f"TextTrainConfig.betas must be two numbers in [0, 1), got {self.betas!r}."
-            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,13 +111,16 @@ def text_network(
 def evaluate_text(
     net: TextRNN, params: Params, data: TextDataset, split: str, batch_size: int = 256
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Accuracy and mean cross-entropy per network on a whole split: ``[N]``, ``[N]``."""
+    """Accuracy and mean cross-entropy per network on a whole split: CPU ``[N]``, ``[N]``
+    (the texts go to the parameters' device)."""
     n = net.check_params(params)
-    correct = torch.zeros(n, dtype=torch.float64)
-    loss = torch.zeros(n, dtype=torch.float64)
+    device = params["embedding"].device
+    correct = torch.zeros(n, dtype=torch.float64, device=device)
+    loss = torch.zeros(n, dtype=torch.float64, device=device)
     count = 0
     with torch.no_grad():
         for tokens, lengths, labels in data.batches(split, batch_size, bucket=True):
+            tokens, lengths, labels = (t.to(device) for t in (tokens, lengths, labels))
             logit = net.logits(params, tokens, lengths)[..., 0]  # [N, B]
             target = labels.to(logit.dtype).expand_as(logit)
             loss += (
@@ -146,7 +130,7 @@ def evaluate_text(
             count += len(labels)
     if count == 0:
         raise ValueError(f"the {split!r} split is empty.")
-    return correct / count, loss / count
+    return (correct / count).cpu(), (loss / count).cpu()
 
 
 def train_text_population(
@@ -161,7 +145,7 @@ def train_text_population(
     Args:
         data: a :class:`rnnscope.tasks.text.TextDataset` (see ``prepare_text``).
         grid: one row per network (:func:`rnnscope.train.make_grid`).
-        config: :class:`TextTrainConfig`.
+        config: :class:`TextTrainConfig` (``config.device`` says where).
         progress: ``True`` for a progress bar per group, or a callback
             ``f(group_label, steps_done, max_steps)``.
 
@@ -170,7 +154,7 @@ def train_text_population(
         ``accuracy`` (best validation accuracy), ``test_accuracy``, ``eval_loss``
         (validation cross-entropy at the best evaluation), ``best_step``, ``steps``,
         ``status``, ``wall_time_s``; ``history`` has the training loss and the
-        validation accuracy where it was evaluated.
+        validation accuracy where it was evaluated. Parameters are CPU tensors.
     """
     if not isinstance(data, TextDataset):
         raise TypeError(
@@ -178,154 +162,95 @@ def train_text_population(
         )
     if len(data.train) == 0 or len(data.validation) == 0:
         raise ValueError("the training and validation splits must not be empty.")
-    grid = check_grid(grid)
-    config = config or TextTrainConfig()
-    if config.retain_memory:
-        retain_freed_memory()
-    grouped = list(_groups(grid))
-    steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
-    max_steps = steps_per_epoch * config.max_epochs
-    records, history, groups = [], [], []
-    with _progress(progress, len(grouped)) as report:
-        for arch, size, act, rows, label in grouped:
-            net = text_network(arch, size, data, config, act)
-
-            def group_report(done: int, final: bool = False, label: str = label) -> None:
-                report(label, done, done if final else max_steps)
-
-            params, recs, hist = _train_text_group(net, rows, data, config, max_steps, group_report)
-            groups.append(TrainedGroup(net, [int(i) for i in rows["network"]], params))
-            records.extend(recs)
-            history.extend(hist)
-    return _result(grid, records, history, groups, data, config)
+    return train_grid(grid, _TextRecipe(data, config or TextTrainConfig()), data, progress)
 
 
-def _train_text_group(
-    net: TextRNN, rows, data: TextDataset, config: TextTrainConfig, max_steps, report
-):
-    n = len(rows)
-    ids = [int(i) for i in rows["network"]]
-    seeds = [int(s) for s in rows["seed"]]
-    pop = Population(
-        net.init(n, seed=seeds),
-        torch.tensor(rows["learning_rate"].to_numpy(), dtype=torch.float32),
-        torch.tensor(rows["l2"].to_numpy(), dtype=torch.float32),
-        betas=config.betas,
-        eps=config.eps,
-        grad_clip=config.grad_clip,
-    )
-    best = {k: v.clone() for k, v in pop.master.items()}
-    generators = [torch.Generator().manual_seed(s + _NOISE_SEED_OFFSET) for s in seeds]
-    decay_keys = [k for k in pop.master if k.startswith("W_") or k == "embedding"]
+class _TextRecipe(Recipe):
+    """Cross-entropy of the final state's logit; early stopping on validation accuracy."""
 
-    status = ["unsolved"] * n
-    steps_done = [max_steps] * n
-    best_acc = [-1.0] * n
-    best_loss = [math.nan] * n
-    best_step = [0] * n
-    since_best = [0] * n
-    last_loss = [math.nan] * n
-    wall = [math.nan] * n
-    history: list[tuple] = []
-    start = time.perf_counter()
+    def __init__(self, data: TextDataset, config: TextTrainConfig) -> None:
+        self.data, self.config = data, config
+        self.max_steps = math.ceil(len(data.train) / config.batch_size) * config.max_epochs
 
-    def stream():
-        for epoch in range(config.max_epochs):
-            yield from data.batches(
-                "train", config.batch_size, seed=config.data_seed * 1_000_003 + epoch
-            )
+    def network(self, architecture, hidden_size, activation) -> TextRNN:
+        return text_network(architecture, hidden_size, self.data, self.config, activation)
 
-    step = 0
-    for step, (tokens, lengths, labels) in enumerate(stream(), start=1):
-        active, work = pop.active, pop.work
-        noise = None
-        if config.state_noise > 0:
-            noise = torch.empty(len(active), *tokens.shape, net.state_size)
-            for j, i in enumerate(active):
-                torch.randn(noise.shape[1:], generator=generators[i], out=noise[j])
-            noise.mul_(config.state_noise)
-        x = net.embed(work, tokens)
-        states, _ = net.rnn.run(work, x, noise=noise)
-        logit = net.rnn.readout(work, net.final_states(states, lengths))[..., 0]
+    def decay_keys(self, params):
+        return [k for k in params if k.startswith("W_") or k == "embedding"]
+
+    def start(self, run, net, pop) -> None:
+        self.best = {k: v.clone() for k, v in pop.master.items()}
+        self.best_acc = [-1.0] * run.n
+        self.best_loss = [math.nan] * run.n
+        self.best_step = [0] * run.n
+        self.since_best = [0] * run.n
+
+    def batches(self, device):
+        c = self.config
+        for epoch in range(c.max_epochs):
+            for batch in self.data.batches(
+                "train", c.batch_size, seed=c.data_seed * 1_000_003 + epoch
+            ):
+                yield tuple(t.to(device, non_blocking=True) for t in batch)
+
+    def loss(self, net, work, batch, noise, active):
+        tokens, lengths, labels = batch
+        e = noise.sample(active, *tokens.shape)
+        fused = None if self.config.backward == "fused" else False
+        h, _ = net.rnn.hidden_and_outputs(work, net.embed(work, tokens), noise=e, fused=fused)
+        logit = net.rnn.readout(work, net.final_states(h, lengths))[..., 0]
         target = labels.to(logit.dtype).expand_as(logit)
-        xent = F.binary_cross_entropy_with_logits(logit, target, reduction="none").mean(1)
-        reg = sum(work[k].pow(2).flatten(1).sum(1) for k in decay_keys)
-        loss = xent + pop.l2 * reg
-        ok = pop.step(loss, step)
+        return F.binary_cross_entropy_with_logits(logit, target, reduction="none").mean(1)
 
-        loss_list, ok_list = loss.detach().tolist(), ok.tolist()
-        finished: list[int] = []
-        for j, i in enumerate(active):
-            last_loss[i] = loss_list[j]
-            if not ok_list[j]:
-                status[i], steps_done[i] = "diverged", step
-                wall[i] = time.perf_counter() - start
-                finished.append(i)
+    def evaluate(self, run, net, pop, ok, step):
+        work = {k: v.detach() for k, v in pop.work.items()}
+        acc, val_loss = evaluate_text(
+            net, work, self.data, "validation", self.config.eval_batch_size
+        )
+        accs = acc.tolist()
+        finished = []
+        for j, i in enumerate(pop.active):
+            if not ok[j]:
+                continue
+            if accs[j] > self.best_acc[i]:
+                self.best_acc[i], self.best_loss[i] = accs[j], float(val_loss[j])
+                self.best_step[i], self.since_best[i] = step, 0
+                with torch.no_grad():
+                    for k in self.best:
+                        self.best[k][i] = work[k][j]
+            else:
+                self.since_best[i] += 1
+                if self.since_best[i] >= self.config.patience:
+                    run.stop(i, step)
+                    finished.append(i)
+        return accs, finished
 
-        evaluate = step % config.eval_every == 0 or step == max_steps
-        accs = [math.nan] * len(active)
-        if evaluate:
-            acc, val_loss = evaluate_text(
-                net,
-                {k: v.detach() for k, v in work.items()},
-                data,
-                "validation",
-                config.eval_batch_size,
+    def finish(self, run, net, pop, last_step):
+        end = run.elapsed()
+        never = [self.best_acc[i] < 0 for i in range(run.n)]  # diverged before any evaluation
+        if len(self.data.test):
+            test_acc = evaluate_text(
+                net, self.best, self.data, "test", self.config.eval_batch_size
+            )[0]
+        else:
+            test_acc = torch.full((run.n,), math.nan)
+        records = []
+        for i in range(run.n):
+            if run.status[i] != "diverged":
+                run.status[i] = (
+                    "solved" if self.best_acc[i] >= self.config.success_accuracy else "unsolved"
+                )
+            records.append(
+                {
+                    "network": run.ids[i],
+                    "status": run.status[i],
+                    "steps": run.steps[i] if run.steps[i] < self.max_steps else last_step,
+                    "best_step": self.best_step[i],
+                    "loss": run.loss[i],
+                    "eval_loss": self.best_loss[i],
+                    "accuracy": math.nan if never[i] else self.best_acc[i],
+                    "test_accuracy": math.nan if never[i] else float(test_acc[i]),
+                    "wall_time_s": run.wall_time(i, end),
+                }
             )
-            accs = acc.tolist()
-            for j, i in enumerate(active):
-                if not ok_list[j]:
-                    continue
-                if accs[j] > best_acc[i]:
-                    best_acc[i], best_loss[i], best_step[i], since_best[i] = (
-                        accs[j],
-                        float(val_loss[j]),
-                        step,
-                        0,
-                    )
-                    with torch.no_grad():
-                        for k in best:
-                            best[k][i] = work[k][j].detach()
-                else:
-                    since_best[i] += 1
-                    if since_best[i] >= config.patience:
-                        steps_done[i] = step
-                        wall[i] = time.perf_counter() - start
-                        finished.append(i)
-        if step % config.log_every == 0 or evaluate or finished:
-            history.extend((ids[i], step, loss_list[j], accs[j]) for j, i in enumerate(active))
-        if finished:
-            pop.retire(finished)
-            if not pop.active:
-                break
-        report(step)
-    report(step, final=True)
-
-    end = time.perf_counter() - start
-    never = [i for i in range(n) if best_acc[i] < 0]  # diverged before any evaluation
-    test_acc, _ = (
-        evaluate_text(net, best, data, "test", config.eval_batch_size)
-        if len(data.test)
-        else (
-            torch.full((n,), math.nan),
-            None,
-        )
-    )
-    records = []
-    for i in range(n):
-        if status[i] != "diverged":
-            status[i] = "solved" if best_acc[i] >= config.success_accuracy else "unsolved"
-        records.append(
-            {
-                "network": ids[i],
-                "status": status[i],
-                "steps": steps_done[i] if steps_done[i] < max_steps else step,
-                "best_step": best_step[i],
-                "loss": last_loss[i],
-                "eval_loss": best_loss[i],
-                "accuracy": best_acc[i] if i not in never else math.nan,
-                "test_accuracy": float(test_acc[i]) if i not in never else math.nan,
-                "wall_time_s": wall[i] if not math.isnan(wall[i]) else end,
-            }
-        )
-    return best, records, history
+        return self.best, records

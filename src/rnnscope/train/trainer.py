@@ -1,10 +1,12 @@
-"""Population training: every network of a grid, trained in batched groups.
+"""Population training on trial tasks: every network of a grid, trained in batched groups.
 
 Networks that share ``(architecture, hidden_size, activation)`` have parameters of
 the same shapes, so they train together as one population: one stacked parameter
 set ``[n, ...]``, one batched forward/backward pass per step. Learning rate, L2
 coefficient and seed are per-network vectors. Each network's loss depends only on
 its own parameters, so summing the losses gives every network its own gradient.
+The loop itself is the skeleton in :mod:`rnnscope.train._loop`; this module adds the
+trial-task recipe: masked MSE, the success criterion and the statuses.
 
 A network leaves its group's working set when it solves the task (the task's
 accuracy on a fixed evaluation batch reaches its success threshold), when its loss
@@ -21,26 +23,29 @@ group.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 import torch
 
-from .._allocator import retain_freed_memory
-from .._progress import progress_bar
 from ..cells import make_cell
-from ..cells._base import Params
 from ..network import RNN
 from ..tasks import Task
 from ..tasks._base import Batch
-from ._population import Population
-from .grid import check_grid
+from ._loop import ProgressCallback, Recipe, check_common, train_grid
+from .result import TrainedGroup, TrainResult, architecture_summary
 
-#: offsets that keep the data, evaluation and noise streams apart
+__all__ = [
+    "ProgressCallback",
+    "TrainConfig",
+    "TrainResult",
+    "TrainedGroup",
+    "architecture_summary",
+    "train_population",
+]
+
+#: offset that keeps the evaluation batch apart from the training stream
 _EVAL_SEED_OFFSET = 1_000_000_007
-_NOISE_SEED_OFFSET = 2_000_000_011
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,21 @@ class TrainConfig:
         cell_options: extra constructor options per architecture, e.g.
             ``{"gru": {"reset": "before"}, "lstm": {"forget_bias": 0.0}}``.
         retain_memory: keep freed memory in the process for the next step (glibc
-            malloc settings; see ``rnnscope._allocator``). Default true: it saves
-            30–50% of a step's time on Linux.
+            malloc settings; see ``rnnscope._allocator``; CPU only). Default true: it
+            saves 30–50% of a step's time on Linux.
+        device: where the networks train (``"cpu"``, default; ``"cuda"``, ``"cuda:1"``).
+            Parameters, batches and noise live there; the returned parameters are
+            always CPU tensors, and CPU results do not depend on this field. What is
+            CPU-specific stays on the CPU: the glibc allocator settings, the time
+            chunking of the fused backward pass, and the LSTM's dispatch to torch's
+            oneDNN kernel (``RNN.hidden_and_outputs``). Off the CPU every cell runs
+            the population's fused pass (plain torch ops, so it runs unchanged on a
+            GPU); a cell without one (GRU ``reset="before"``) trains through autograd
+            there as here. ``bench/gpu_check.py`` measures fused against autograd on a GPU.
+        backward: ``"fused"`` (default: the hand-written backward pass where the cell
+            has one, and the oneDNN LSTM kernel where it applies) or ``"autograd"``
+            (torch autograd through ``Cell.step`` for every cell, on any device; the
+            same gradients to float rounding).
     """
 
     max_steps: int = 3000
@@ -85,99 +103,24 @@ class TrainConfig:
     log_every: int = 10
     cell_options: dict[str, dict] = field(default_factory=dict)
     retain_memory: bool = True
+    device: str = "cpu"
+    backward: str = "fused"
 
     def __post_init__(self) -> None:
-        for name in ("max_steps", "batch_size", "eval_every", "eval_batch_size", "log_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}.")
-        if not self.state_noise >= 0:
-            raise ValueError(f"TrainConfig.state_noise must be >= 0, got {self.state_noise!r}.")
-        if not self.grad_clip >= 0:
-            raise ValueError(f"TrainConfig.grad_clip must be >= 0, got {self.grad_clip!r}.")
-        if not all(0 <= b < 1 for b in self.betas) or len(self.betas) != 2:
+        if (
+            isinstance(self.max_steps, bool)
+            or not isinstance(self.max_steps, int)
+            or self.max_steps <= 0
+        ):
             raise ValueError(
-                f"TrainConfig.betas must be two numbers in [0, 1), got {self.betas!r}."
+                f"TrainConfig.max_steps must be a positive integer, got {self.max_steps!r}."
             )
+        check_common(self)
         if not self.divergence_loss > 0:
             raise ValueError("TrainConfig.divergence_loss must be positive.")
-        if self.data_seed < 0:
-            raise ValueError("TrainConfig.data_seed must be >= 0.")
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class TrainedGroup:
-    """Networks trained together: one :class:`RNN` and stacked parameters.
-
-    Attributes:
-        network: the shared architecture.
-        ids: grid network ids, in the order of the population axis.
-        params: parameters ``[len(ids), ...]``.
-    """
-
-    network: RNN
-    ids: list[int]
-    params: Params
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train_population` returns.
-
-    Attributes:
-        networks: one row per network: the grid's columns plus ``status``
-            (``solved`` / ``unsolved`` / ``diverged``), ``steps``, ``loss`` (last
-            training loss), ``eval_loss`` and ``accuracy`` (noiseless evaluation
-            batch), ``wall_time_s`` (from its group's start until it stopped).
-        history: ``network, step, loss, accuracy`` every ``log_every`` steps
-            (accuracy where it was evaluated, else NaN).
-        groups: the trained parameters, by group.
-    """
-
-    networks: pd.DataFrame
-    history: pd.DataFrame
-    groups: list[TrainedGroup]
-    task: Task
-    config: TrainConfig
-
-    def network(self, network_id: int) -> tuple[RNN, Params]:
-        """The architecture and parameters ``[1, ...]`` of one network."""
-        for group in self.groups:
-            if network_id in group.ids:
-                i = group.ids.index(network_id)
-                return group.network, {k: v[i : i + 1].clone() for k, v in group.params.items()}
-        raise KeyError(f"no network with id {network_id}; ids run over result.networks['network'].")
-
-    def summary(self) -> pd.DataFrame:
-        """Per architecture: networks, solved, diverged, median accuracy and steps."""
-        return architecture_summary(
-            self.networks, median_steps=("steps", "median"), wall_time_s=("wall_time_s", "max")
-        )
-
-
-def architecture_summary(networks: pd.DataFrame, **extra) -> pd.DataFrame:
-    """Per architecture: networks, solved, diverged, median accuracy, and any ``extra``
-    pandas named aggregations (``name=(column, function)``)."""
-    marked = networks.assign(
-        solved=networks["status"].eq("solved"), diverged=networks["status"].eq("diverged")
-    )
-    return (
-        marked.groupby("architecture", sort=False)
-        .agg(
-            networks=("network", "size"),
-            solved=("solved", "sum"),
-            diverged=("diverged", "sum"),
-            median_accuracy=("accuracy", "median"),
-            **extra,
-        )
-        .reset_index()
-    )
-
-
-ProgressCallback = Callable[[str, int, int], None]
 
 
 def train_population(
@@ -192,7 +135,8 @@ def train_population(
     Args:
         task: the task to learn.
         grid: one row per network (see :func:`rnnscope.train.make_grid`).
-        config: training settings (default :class:`TrainConfig`).
+        config: training settings (default :class:`TrainConfig`); ``config.device``
+            says where (parameters come back on the CPU).
         progress: ``True`` for a progress bar per group on stderr, or a callback
             ``f(group_label, steps_done, max_steps)``.
 
@@ -201,146 +145,84 @@ def train_population(
     """
     if not isinstance(task, Task):
         raise TypeError(f"task must be an rnnscope Task, got {type(task).__name__}.")
-    grid = check_grid(grid)
-    config = config or TrainConfig()
-    if config.retain_memory:
-        retain_freed_memory()
-    grouped = list(_groups(grid))
-    eval_batch = task.sample(config.eval_batch_size, seed=config.data_seed + _EVAL_SEED_OFFSET)
-
-    records, history, groups = [], [], []
-    with _progress(progress, len(grouped)) as report:
-        for arch, size, act, rows, label in grouped:
-            options = dict(config.cell_options.get(arch, {}))
-            if act is not None:
-                options["activation"] = act
-            cell = make_cell(arch, size, task.input_size, **options)
-            net = RNN(cell, task.output_size, learn_initial_state=config.learn_initial_state)
-
-            def group_report(done: int, final: bool = False, label: str = label) -> None:
-                # a group that stops early ends its bar at the step it reached
-                report(label, done, done if final else config.max_steps)
-
-            params, recs, hist = _train_group(task, net, rows, config, eval_batch, group_report)
-            groups.append(TrainedGroup(net, [int(i) for i in rows["network"]], params))
-            records.extend(recs)
-            history.extend(hist)
-    return _result(grid, records, history, groups, task, config)
+    return train_grid(grid, _TrialRecipe(task, config or TrainConfig()), task, progress)
 
 
-def _groups(grid: pd.DataFrame):
-    """``(architecture, hidden_size, activation or None, rows, label)`` for each group of
-    networks whose parameters share shapes."""
-    keys = ["architecture", "hidden_size", "activation"]
-    frame = grid.assign(activation=grid["activation"].astype(object))
-    for (arch, size, activation), rows in frame.groupby(keys, sort=False, dropna=False):
-        nan = isinstance(activation, float) and math.isnan(activation)
-        act = None if activation is None or nan else activation
-        yield arch, int(size), act, rows, f"{arch}-{size}" + (f"-{act}" if act else "")
+class _TrialRecipe(Recipe):
+    """Masked MSE on sampled trials; a network is done when it solves the task."""
 
+    def __init__(self, task: Task, config: TrainConfig) -> None:
+        self.task, self.config = task, config
+        self.max_steps = config.max_steps
+        self.divergence_loss = config.divergence_loss
+        self.fused = None if config.backward == "fused" else False
+        self.eval_batch = task.sample(
+            config.eval_batch_size, seed=config.data_seed + _EVAL_SEED_OFFSET
+        )
 
-def _result(grid, records, history, groups, task, config) -> TrainResult:
-    results = pd.DataFrame(records).set_index("network")
-    networks = grid.set_index("network").join(results).reset_index()
-    hist_frame = pd.DataFrame(history, columns=["network", "step", "loss", "accuracy"])
-    return TrainResult(networks, hist_frame, groups, task, config)
+    def network(self, architecture, hidden_size, activation) -> RNN:
+        options = dict(self.config.cell_options.get(architecture, {}))
+        if activation is not None:
+            options["activation"] = activation
+        cell = make_cell(architecture, hidden_size, self.task.input_size, **options)
+        return RNN(cell, self.task.output_size, learn_initial_state=self.config.learn_initial_state)
 
+    def start(self, run, net, pop) -> None:
+        self.accuracy = [math.nan] * run.n
+        self.eval_loss = [math.nan] * run.n
+        self.eval_on_device = _to(self.eval_batch, run.device)
 
-def _train_group(
-    task, net: RNN, rows: pd.DataFrame, config: TrainConfig, eval_batch: Batch, report
-):
-    n = len(rows)
-    ids = [int(i) for i in rows["network"]]
-    seeds = [int(s) for s in rows["seed"]]
-    pop = Population(
-        net.init(n, seed=seeds),
-        torch.tensor(rows["learning_rate"].to_numpy(), dtype=torch.float32),
-        torch.tensor(rows["l2"].to_numpy(), dtype=torch.float32),
-        betas=config.betas,
-        eps=config.eps,
-        grad_clip=config.grad_clip,
-    )
-    generators = [torch.Generator().manual_seed(s + _NOISE_SEED_OFFSET) for s in seeds]
-    decay_keys = [k for k in pop.master if k.startswith("W_")]
-    sigma = config.state_noise
-    state_size = net.state_size
+    def batches(self, device):
+        c = self.config
+        for step in range(1, c.max_steps + 1):
+            yield _to(self.task.sample(c.batch_size, seed=c.data_seed * 1_000_003 + step), device)
 
-    status = ["unsolved"] * n
-    steps_done = [config.max_steps] * n
-    last_loss = [math.nan] * n
-    accuracy = [math.nan] * n
-    eval_loss = [math.nan] * n
-    wall = [math.nan] * n
-    history: list[tuple] = []
+    def loss(self, net, work, batch, noise, active):
+        e = noise.sample(active, batch.inputs.shape[0], batch.inputs.shape[1])
+        _, outputs = net.hidden_and_outputs(work, batch.inputs, noise=e, fused=self.fused)
+        return _masked_mse(outputs, batch)
 
-    start = time.perf_counter()
-    for step in range(1, config.max_steps + 1):
-        active, work = pop.active, pop.work
-        batch = task.sample(config.batch_size, seed=config.data_seed * 1_000_003 + step)
-        noise = None
-        if sigma > 0:
-            noise = torch.empty(len(active), config.batch_size, task.steps, state_size)
-            for j, i in enumerate(active):
-                torch.randn(noise.shape[1:], generator=generators[i], out=noise[j])
-            noise.mul_(sigma)
-        _, outputs = net.run(work, batch.inputs, noise=noise)
-        mse = _masked_mse(outputs, batch)
-        reg = sum(work[k].pow(2).flatten(1).sum(1) for k in decay_keys)
-        loss = mse + pop.l2 * reg
-        ok = pop.step(loss, step, limit=config.divergence_loss)
-
-        loss_list = loss.detach().tolist()
-        ok_list = ok.tolist()
-        finished: list[int] = []
-        for j, i in enumerate(active):
-            last_loss[i] = loss_list[j]
-            if not ok_list[j]:
-                status[i], steps_done[i] = "diverged", step
-                wall[i] = time.perf_counter() - start
+    def evaluate(self, run, net, pop, ok, step):
+        with torch.no_grad():
+            _, out = net.hidden_and_outputs(pop.work, self.eval_on_device.inputs, fused=self.fused)
+            eval_mse = _masked_mse(out, self.eval_on_device).tolist()
+            accs = self.task.accuracy(out.cpu(), self.eval_batch).tolist()
+        finished = []
+        for j, i in enumerate(pop.active):
+            if not ok[j]:
+                continue
+            self.accuracy[i], self.eval_loss[i] = accs[j], eval_mse[j]
+            solved = accs[j] >= self.task.success_threshold
+            if solved and self.config.stop_on_success:
+                run.stop(i, step, "solved")
                 finished.append(i)
+            elif step == self.max_steps:
+                run.status[i] = "solved" if solved else "unsolved"
+        return accs, finished
 
-        evaluate = step % config.eval_every == 0 or step == config.max_steps
-        accs = [math.nan] * len(active)
-        if evaluate:
-            with torch.no_grad():
-                _, eval_out = net.run(work, eval_batch.inputs)
-                accs = task.accuracy(eval_out, eval_batch).tolist()
-                eval_mse = _masked_mse(eval_out, eval_batch).tolist()
-            for j, i in enumerate(active):
-                if not ok_list[j]:
-                    continue
-                accuracy[i], eval_loss[i] = accs[j], eval_mse[j]
-                solved = accs[j] >= task.success_threshold
-                if solved and config.stop_on_success:
-                    status[i], steps_done[i] = "solved", step
-                    wall[i] = time.perf_counter() - start
-                    finished.append(i)
-                elif step == config.max_steps:
-                    status[i] = "solved" if solved else "unsolved"
-        if step % config.log_every == 0 or evaluate or finished:
-            history.extend((ids[i], step, loss_list[j], accs[j]) for j, i in enumerate(active))
+    def finish(self, run, net, pop, last_step):
+        end = run.elapsed()
+        records = [
+            {
+                "network": run.ids[i],
+                "status": run.status[i],
+                "steps": run.steps[i],
+                "loss": run.loss[i],
+                "eval_loss": self.eval_loss[i],
+                "accuracy": self.accuracy[i],
+                "wall_time_s": run.wall_time(i, end),
+            }
+            for i in range(run.n)
+        ]
+        return pop.master, records
 
-        if finished or step == config.max_steps:
-            pop.retire(finished)  # diverged networks did not move this step: last finite params
-            if not pop.active:
-                break
-        report(step)
 
-    report(step, final=True)
-    end = time.perf_counter() - start
-    records = [
-        {
-            "network": ids[i],
-            "status": status[i],
-            "steps": steps_done[i],
-            "loss": last_loss[i],
-            "eval_loss": eval_loss[i],
-            "accuracy": accuracy[i],
-            "wall_time_s": wall[i] if not math.isnan(wall[i]) else end,
-        }
-        for i in range(n)
-    ]
-    return pop.master, records, history
+def _to(batch: Batch, device: torch.device) -> Batch:
+    if batch.inputs.device == device:
+        return batch
+    return Batch(
+        *(t.to(device, non_blocking=True) for t in (batch.inputs, batch.targets, batch.mask))
+    )
 
 
 def _masked_mse(outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -348,34 +230,3 @@ def _masked_mse(outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
     mask = batch.mask[..., None]
     err = (outputs - batch.targets).pow(2) * mask
     return err.flatten(1).sum(1) / (mask.sum() * outputs.shape[-1])
-
-
-class _progress:
-    """Context manager yielding ``report(label, done, total)``: rich bars or a callback."""
-
-    def __init__(self, progress: bool | ProgressCallback, n_groups: int) -> None:
-        self.progress = progress
-        self.n_groups = n_groups
-        self._bar = None
-        self._tasks: dict[str, int] = {}
-
-    def __enter__(self):
-        if callable(self.progress):
-            return self.progress
-        if not self.progress:
-            return lambda label, done, total: None
-        self._bar = progress_bar()
-        self._bar.__enter__()
-
-        def report(label: str, done: int, total: int) -> None:
-            if label not in self._tasks:
-                self._tasks[label] = self._bar.add_task(f"train {label}", total=total)
-            if done == total or done % 10 == 0:
-                self._bar.update(self._tasks[label], completed=done, total=total)
-
-        return report
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-        return False
