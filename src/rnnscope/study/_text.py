@@ -47,9 +47,10 @@ SUMMARY_FIELDS = (
 )
 
 
-def text_config(spec) -> TextTrainConfig:
+def text_config(spec, device: str = "cpu") -> TextTrainConfig:
     t = spec.train
     return TextTrainConfig(
+        device=device,
         embedding_size=t.embedding_size,
         embedding_scale=t.embedding_scale,
         max_epochs=t.max_epochs,
@@ -72,8 +73,8 @@ def text_network_of(spec, task: Sentiment, row) -> TextRNN:
     )
 
 
-def train_text_group(spec, task: Sentiment, rows: pd.DataFrame):
-    return train_text_population(task.data, rows, text_config(spec))
+def train_text_group(spec, task: Sentiment, rows: pd.DataFrame, device: str = "cpu"):
+    return train_text_population(task.data, rows, text_config(spec, device))
 
 
 def fit_baseline(task: Sentiment) -> dict[str, np.ndarray]:
@@ -120,10 +121,10 @@ def probe_texts(task: Sentiment, batch_size: int, seed: int):
     return next(batches(chosen, data.test.labels[pick], len(pick), bucket=False))
 
 
-def analyze_text_network(spec, task: Sentiment, row, params, words):
+def analyze_text_network(spec, task: Sentiment, row, params, words, device: str = "cpu"):
     """Fixed points, line attractor, valence and linearized read-out of one network."""
     net = text_network_of(spec, task, row)
-    params = {k: torch.from_numpy(v) for k, v in params.items()}
+    params = {k: torch.from_numpy(v).to(device) for k, v in params.items()}
     tokens, lengths, labels = probe_texts(task, spec.probe.batch_size, spec.probe.seed)
     with torch.no_grad():
         states, _ = net.run(params, tokens, lengths)

@@ -69,6 +69,7 @@ class TrialFamily:
             eval_every=t.eval_every,
             data_seed=t.data_seed,
             stop_on_success=t.stop_on_success,
+            device=device,
         )
         return train_population(self.task(spec), rows, config)
 
@@ -166,7 +167,7 @@ class TextFamily(TrialFamily):
     def train(self, spec, rows: pd.DataFrame, *, device: str = "cpu"):
         from . import _text
 
-        return _text.train_text_group(spec, self.task(spec), rows)
+        return _text.train_text_group(spec, self.task(spec), rows, device=device)
 
     def setup(self, spec, store) -> dict:
         """The bag-of-words baseline (fitted once per study) and its valence words."""
