@@ -130,6 +130,10 @@ def _run(
         _fail(str(err))
     except KeyboardInterrupt:
         _fail("interrupted; finished work is kept: rerun the same command to resume.")
+    except MemoryError as err:
+        _fail(
+            f"out of memory ({err}); use fewer or smaller networks, trials or candidates. Finished work is kept."
+        )
     finally:
         if executor is not None:
             executor.close()
@@ -261,6 +265,8 @@ def init(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
     """Write a commented example study file."""
+    if path.is_dir():
+        _fail(f"{path} is a folder; name the study file to write, e.g. {path / 'study.toml'}.")
     if path.exists() and not overwrite:
         _fail(f"{path} exists; pass --overwrite to replace it.")
     if not path.parent.is_dir():

@@ -83,7 +83,7 @@ def test_grid_growth_extends_the_study(tmp_path):
 )
 def test_a_changed_spec_is_refused_before_anything_is_written(tmp_path, update, key, stage):
     root = tmp_path / "s"
-    run_study(StudySpec.model_validate(spec_dict()), root, stages=("train",)).close()
+    run_study(StudySpec.model_validate(spec_dict()), root).close()
     spec_file = (root / "spec.json").read_text()
     params = Store(root).params_path(0).read_bytes()
     changed = StudySpec.model_validate(spec_dict(**update))
@@ -92,6 +92,16 @@ def test_a_changed_spec_is_refused_before_anything_is_written(tmp_path, update, 
     assert (root / "spec.json").read_text() == spec_file  # the original spec is not lost
     assert Store(root).params_path(0).read_bytes() == params
     assert not (root / "study.lock").exists()
+
+
+def test_a_change_to_a_stage_that_has_not_run_is_taken(tmp_path):
+    root = tmp_path / "s"
+    run_study(StudySpec.model_validate(spec_dict()), root, stages=("train",)).close()
+    changed = StudySpec.model_validate(spec_dict(fixed_points={"candidates": 64}))
+    run_study(changed, root).close()  # nothing was analysed yet: nothing to mix
+    with load(root) as study:
+        assert study.spec.fixed_points.candidates == 64
+        assert study.spec_history["reason"].iloc[-1].startswith("changed before analyze ran")
 
 
 def test_force_accepts_the_change_and_keeps_the_history(tmp_path):

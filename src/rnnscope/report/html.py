@@ -126,7 +126,7 @@ def _representatives(study: Study, analyzed: pd.DataFrame) -> dict[str, tuple[in
     out = {}
     for arch, rows in analyzed.groupby("architecture", sort=False):
         acc = rows["accuracy"].fillna(-np.inf).to_numpy()
-        if study.family.name == "text":
+        if study.family.representative == "best":
             pick, why = int(np.argmax(acc)), f"best validation accuracy of {len(rows)}"
         else:
             pick, why = (

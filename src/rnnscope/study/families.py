@@ -45,6 +45,8 @@ class TrialFamily:
     """Trial tasks: ``rnnscope.tasks.Task`` objects with ``sample(batch_size, seed)``."""
 
     name: str = "trial"
+    #: which network stands for its architecture in figures: the median on accuracy
+    representative: str = "median"
     train_spec: type = TrialTrainSpec
     fixed_point_spec: type = TrialFixedPointSpec
 
@@ -156,6 +158,8 @@ class TextFamily(TrialFamily):
     """Text corpora (sentiment): ``rnnscope.tasks.text.Sentiment``."""
 
     name: str = "text"
+    #: the best on validation, as the sentiment paper reports its networks
+    representative: str = "best"
     train_spec: type = TextTrainSpec
     fixed_point_spec: type = TextFixedPointSpec
 

@@ -89,6 +89,8 @@ def spec_change(old: StudySpec, new: StudySpec) -> SpecChange:
             continue
         if key == "seeds":
             (change.grown if now > was else change.changed).append(f"grid.{key}")
+        elif set(was) == set(now):
+            continue  # the same values in another order: the same networks
         elif set(was) <= set(now):
             change.grown.append(f"grid.{key}")
         else:

@@ -109,6 +109,7 @@ class Study:
 
     def history(self, network: int) -> dict[str, np.ndarray]:
         """Training curve: ``step, loss, accuracy`` (NaN where not evaluated)."""
+        self._row(network)
         return self.store.load_arrays(self.store.history_path(int(network)))
 
     def analysis(self, network: int, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:

@@ -39,6 +39,9 @@ MAX_STEPS = 10_000_000
 MAX_TRIAL_STEPS = 100_000
 MAX_BATCH = 65_536
 MAX_CANDIDATES = 100_000
+#: channels of a task's inputs or outputs, and values in one batch of trials
+MAX_TASK_WIDTH = 100_000
+MAX_BATCH_VALUES = 250_000_000
 #: probe states a network's geometry is measured on (trials × time steps)
 MAX_PROBE_SAMPLES = 1_000_000
 
@@ -333,7 +336,21 @@ class StudySpec(_Strict):
             task = make_task(self.task.name, **self.task.options)
         except (TypeError, ValueError) as err:
             raise ValueError(f"task options: {err}") from None
+        width = max(
+            int(getattr(task, "input_size", 1) or 1), int(getattr(task, "output_size", 1) or 1)
+        )
+        if width > MAX_TASK_WIDTH:
+            raise ValueError(
+                f"task options: the task has {width:,} input or output channels; at most {MAX_TASK_WIDTH:,}"
+            )
         steps = getattr(task, "steps", None)
+        if isinstance(steps, int):
+            batch = max(self.probe.batch_size, getattr(self.train, "batch_size", 1))
+            if batch * steps * width > MAX_BATCH_VALUES:
+                raise ValueError(
+                    f"task options: a batch of {batch} trials × {steps} steps × {width} channels is more than "
+                    f"{MAX_BATCH_VALUES:,} values; use fewer steps, channels or trials"
+                )
         if isinstance(steps, int) and steps * self.probe.batch_size > MAX_PROBE_SAMPLES:
             raise ValueError(
                 f"probe: {self.probe.batch_size} trials × {steps} steps is more than "

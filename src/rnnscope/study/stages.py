@@ -221,6 +221,8 @@ def train_stage(
     executor = executor or InProcess()
     family = family_of(spec.task.name)
     grid = store.add_networks(_grid(spec))
+    # networks of an earlier grid (a change accepted with --force or before training)
+    store.drop_networks_except(grid["network"].tolist())
     frame = _verify(store, store.networks(), "trained", store.params_path, "train", log)
     trained = set(frame.loc[frame["trained"], "network"])
     todo = grid[~grid["network"].isin(trained)]
@@ -257,9 +259,10 @@ def train_stage(
 # ------------------------------------------------------------------------- analyze
 def _counts(arrays: dict) -> dict[str, int]:
     """Fixed points by number of unstable directions (``|λ| > 1``)."""
-    mags = np.hypot(arrays["eigenvalues_real"], arrays["eigenvalues_imag"])
+    fixed = np.asarray(arrays["fixed"], dtype=bool)  # slow points can look stable too
+    mags = np.hypot(arrays["eigenvalues_real"], arrays["eigenvalues_imag"])[fixed]
     index = (mags > 1).sum(axis=1) if len(mags) else np.zeros(0, int)
-    n = len(arrays["points"])
+    n = int(fixed.sum())
     return {
         "n_fixed": int(n),
         "n_stable": int((index == 0).sum()) if len(mags) else 0,

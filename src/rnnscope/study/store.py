@@ -166,7 +166,11 @@ class Store:
             found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
             raise StoreError(f"{manifest}: not an rnnscope store (format {found!r}).")
         version = meta.get("version")
-        if not isinstance(version, int) or version > VERSION:
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise StoreError(
+                f"{manifest}: its version {version!r} is not an integer; restore the file."
+            )
+        if version > VERSION:
             raise StoreError(
                 f"{manifest}: store format version {version} is newer than this rnnscope reads ({VERSION}); upgrade rnnscope."
             )
@@ -187,7 +191,14 @@ class Store:
                     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
                     db.execute("SELECT count(*) FROM networks").fetchone()
                 except sqlite3.OperationalError:
-                    # a read-only folder: SQLite cannot make the WAL index; read it as is
+                    # a read-only folder: SQLite cannot make the WAL index. A closed study has
+                    # none and is read as it is; a killed run's log would be ignored that way
+                    wal = path.with_name(path.name + "-wal")
+                    if wal.exists() and wal.stat().st_size > 0:
+                        raise StoreError(
+                            f"{wal}: the last run was stopped before it closed the index, and this folder is "
+                            "read-only; open it once where it may be written (e.g. `rnnscope status` on a copy)."
+                        ) from None
                     db = sqlite3.connect(
                         f"file:{path}?mode=ro&immutable=1", uri=True, isolation_level=None
                     )
@@ -253,6 +264,8 @@ class Store:
                     holder = json.loads(path.read_text() or "{}")
                 except (OSError, json.JSONDecodeError):
                     holder = {}
+                if not isinstance(holder, dict):
+                    holder = {}  # not a lock rnnscope wrote: take it over
                 if holder == me:
                     self._lock_path = path
                     return
@@ -422,6 +435,8 @@ class Store:
         if "compare" in later:  # representations of networks that may have changed
             shutil.rmtree(self.root / "compare" / "prepared", ignore_errors=True)
         (self.root / "report" / "index.html").unlink(missing_ok=True)
+        for folder in ("figures", "networks"):  # a rebuilt report draws them anew
+            shutil.rmtree(self.root / "report" / folder, ignore_errors=True)
 
     def stage_done(self, name: str) -> dict | None:
         row = self._query("SELECT info FROM stages WHERE name=?", (name,))

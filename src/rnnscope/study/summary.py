@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .families import family_of
+from .store import StoreError
 
 
 def task_label(spec) -> str:
@@ -83,9 +84,13 @@ def summary_parts(store) -> list[tuple[str, object]]:
                 parts.append(("line", f"solved without stable fixed points: networks {', '.join(map(str, odd['network']))} "
                                       f"({', '.join(odd['memory'])})"))  # fmt: skip
         if len(analyzed):
-            per_network = [
-                study.analysis(int(n), _readout_keys(study)) for n in analyzed["network"]
-            ]
+            per_network = []
+            for n in analyzed["network"]:
+                try:
+                    per_network.append(study.analysis(int(n), _readout_keys(study)))
+                except StoreError:  # damaged since it was analysed: the next analyze redoes it
+                    analyzed = analyzed[analyzed["network"] != n]
+            analyzed = analyzed.reset_index(drop=True)
             lines = family_of(spec.task.name).readout_lines(spec, analyzed, per_network)
             if lines:
                 parts.append(("line", "\n".join(lines)))
