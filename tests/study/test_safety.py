@@ -17,7 +17,16 @@ from typer.testing import CliRunner
 
 from rnnscope.cli import app
 from rnnscope.report import build_report
-from rnnscope.study import SpecError, SpecMismatch, Store, StudySpec, load, load_spec, run_study
+from rnnscope.study import (
+    SpecError,
+    SpecMismatch,
+    Store,
+    StoreError,
+    StudySpec,
+    load,
+    load_spec,
+    run_study,
+)
 
 from ._tiny import spec_dict, tiny
 
@@ -350,3 +359,56 @@ def test_folder_argument_with_out_and_init_errors(finished, tmp_path):
     result = cli("init", tmp_path / "missing" / "study.toml")
     assert result.exit_code == 1 and "no such folder" in result.output
     assert np.isfinite(Store(root).networks()["accuracy"]).all()
+
+
+def test_force_train_on_a_changed_grid_finishes_without_the_old_networks(tmp_path):
+    root = tmp_path / "s"
+    run_study(StudySpec.model_validate(spec_dict()), root).close()
+    changed = StudySpec.model_validate(spec_dict(grid={"hidden_sizes": [4]}))
+    run_study(changed, root, force="train").close()
+    frame = Store(root).networks()
+    assert len(frame) == 4 and (frame["hidden_size"] == 4).all()
+    assert frame["trained"].all() and frame["analyzed"].all()
+    assert not Store(root).params_path(0).exists()  # the hidden-8 networks' files are gone
+
+
+def test_the_same_grid_in_another_order_is_the_same_study(tmp_path):
+    root = tmp_path / "s"
+    run_study(StudySpec.model_validate(spec_dict()), root).close()
+    reordered = StudySpec.model_validate(spec_dict(grid={"architectures": ["vanilla", "gru"]}))
+    lines = []
+    run_study(reordered, root, log=lines.append).close()
+    assert not [line for line in lines if "grid grown" in line]
+    assert len(Store(root).spec_history()) == 1 and Store(root).stage_done("compare")
+
+
+@pytest.mark.parametrize(
+    "name, text, match",
+    [
+        ("study.lock", "[1, 2]", None),  # not a lock rnnscope wrote: taken over
+        (
+            "store.json",
+            '{"format": "rnnscope-store", "version": "2"}',
+            "version '2' is not an integer",
+        ),
+    ],
+)
+def test_foreign_lock_and_manifest_contents(tmp_path, name, text, match):
+    root = tmp_path / "s"
+    Store(root, create=True).close()
+    (root / name).write_text(text)
+    if match is None:
+        store = Store(root)
+        store.acquire()
+        assert json.loads((root / "study.lock").read_text())["pid"] == os.getpid()
+        store.close()
+    else:
+        with pytest.raises(StoreError, match=match):
+            Store(root)
+
+
+def test_a_task_too_wide_to_allocate_is_refused(tmp_path):
+    path = tmp_path / "study.toml"
+    path.write_text("[task]\noptions = { bits = 1000000 }\n")
+    with pytest.raises(SpecError, match="1,000,000 input or output channels; at most 100,000"):
+        load_spec(path)
