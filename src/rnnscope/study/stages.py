@@ -342,12 +342,15 @@ def prepare_unit(
     for row, p in zip(rows, params, strict=True):
         states = family.probe_states(spec, row, p, device=device)
         matrix = states.reshape(-1, states.shape[-1]).astype(np.float64)
-        prepared = {
-            m: compare.prepare(m, states.astype(np.float64), inputs=inputs, **DSA_OPTIONS)
-            if m == "dsa"
-            else compare.prepare(m, matrix)
-            for m in metrics
-        }
+        try:
+            prepared = {
+                m: compare.prepare(m, states.astype(np.float64), inputs=inputs, **DSA_OPTIONS)
+                if m == "dsa"
+                else compare.prepare(m, matrix)
+                for m in metrics
+            }
+        except ValueError as err:  # a dead (constant) network: no metric can place it
+            prepared = str(err)
         out.append((int(row["network"]), prepared))
     return out
 
@@ -417,12 +420,25 @@ def compare_stage(
         for chunk in (todo[s : s + 8] for s in range(0, len(todo), 8))
     )  # fmt: skip
     bar = Meter(len(todo), "compare: representations", enabled=progress)
+    excluded = {}
     for _, done in _run(executor, prepare_unit, units):
         for network, prepared in done.value:
-            for m, arrays in prepared.items():
-                store.save_arrays(_prepared_path(store, m, network), arrays)
+            if isinstance(prepared, str):
+                excluded[network] = prepared
+            else:
+                for m, arrays in prepared.items():
+                    store.save_arrays(_prepared_path(store, m, network), arrays)
             bar.advance(1)
     bar.close()
+    if excluded:
+        for network, reason in excluded.items():
+            log(f"compare: network {network} left out ({reason})")
+        keep = ~rows["network"].isin(list(excluded)).to_numpy()
+        rows, ids = rows[keep].reset_index(drop=True), ids[keep]
+        if len(rows) < 2:
+            store.finish_stage("compare", {"skipped": f"{len(rows)} comparable networks", "excluded": excluded,
+                                           "silhouette_by_architecture": {}})  # fmt: skip
+            return
     for name in names:  # the scaffold signatures were computed by the analysis
         if name in SIGNATURES:
             for n in ids:
@@ -471,7 +487,8 @@ def compare_stage(
     sentences = {
         g: compare.verdict_sentence(table, grouping=g) for g in dict.fromkeys(table["grouping"])
     }
-    info = {"silhouette_by_architecture": scores, "networks": len(ids), "verdict": sentences}
+    info = {"silhouette_by_architecture": scores, "networks": len(ids), "verdict": sentences,
+            "excluded": {str(k): v for k, v in excluded.items()}}  # fmt: skip
     if spec.compare.recording:
         info["recording"] = _rank_against_recording(spec, store, rows, log)
     shutil.rmtree(store.root / "compare" / "prepared", ignore_errors=True)
