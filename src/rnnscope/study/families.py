@@ -117,11 +117,15 @@ class TrialFamily:
             tol_q=fp.tol_q,
             tol_unique=fp.tol_unique,
         )
+
+        def readout(h):  # the network's output at states h [M, S] (an LSTM reads h of [h; c])
+            return net.readout(params, h.to(params["W_out"].dtype)[None])[0]
+
         memory = dynamics.memory_structure(
             step,
             states[0],
             zeros,
-            readout=params["W_out"][0],
+            readout=readout,
             fixed_points=fps,
             seed=int(row["network"]),
         )
