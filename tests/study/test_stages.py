@@ -262,11 +262,11 @@ def test_a_killed_compare_resumes_with_the_missing_blocks_only(tmp_path):
     assert proc.returncode == -signal.SIGKILL, "compare finished before it could be killed"
     store = Store(root)
     before = store.blocks()
-    assert 0 < len(before) < 2 * 36  # 8 networks, blocks of 1: 36 per matrix, 2 matrices
+    assert 0 < len(before) < 3 * 36  # 8 networks, blocks of 1: 36 per matrix, 3 matrices
     result = CliRunner().invoke(app, ["compare", str(root)])
     assert result.exit_code == 0, result.output
     after = Store(root).blocks()
-    assert len(after) == 2 * 36
+    assert len(after) == 3 * 36  # svcca, topology, linear dynamics
     kept = after.merge(before, on=["name", "row", "col"], suffixes=("", "_before"))
     assert len(kept) == len(before) and (kept["pid"] == kept["pid_before"]).all()  # not recomputed
     assert not (root / "compare" / "prepared").exists()  # the cache goes when the stage ends

@@ -210,9 +210,13 @@ class TextFamily(TrialFamily):
     def analyze(self, spec, row, params, setup: dict, *, device: str = "cpu") -> dict:
         from . import _text
 
-        return _text.analyze_text_network(
-            spec, self.task(spec), pd.Series(row), params, setup["words"]
+        arrays = _text.analyze_text_network(
+            spec, self.task(spec), pd.Series(row), params, setup["words"], device=device
         )
+        fps, _ = fixed_points_from_arrays(arrays)  # stability from the stored eigenvalues
+        arrays.update(readouts.signature_arrays(compare.topology_signature(fps)))
+        arrays.update(linear_arrays(fps))
+        return arrays
 
     def readout_table(self, table: pd.DataFrame, per_network: list[dict]) -> pd.DataFrame | None:
         from . import _text
@@ -304,6 +308,8 @@ def fixed_point_arrays(fps, state_size: int, input_size: int, *, dtype=np.float6
         "eigenvalues_imag": np.zeros((0, state_size))
         if empty
         else lin.eigenvalues.imag.cpu().numpy(),
+        # the certificate's numbers per point (rs.dynamics.Certify), as to_dataframe() shows
+        **{f"certificate_{k}": np.asarray(v) for k, v in (fps.certificate or {}).items()},
     }
 
 
