@@ -23,6 +23,9 @@ Part 2 — saddle recall per architecture with default settings: 8 solved networ
 architecture (default recipe, stop on success), ``find_scaffold(step, states)`` with its
 defaults; a network passes when index-1 saddles join all 12 pairs of neighbouring corners.
 
+Part 3 (``--outside``, alone) — a GRU trained in plain torch given as a plain float64
+function; recall of ``find_scaffold`` against the union of its certified points over the draws.
+
 Run: ``python bench/fixed_points.py [--seeds 16] [--baseline-iters 5000] [--baseline-seeds N]
 [--networks 8]`` (``--baseline-seeds``: the baseline on the first N draws only, to save time).
 """
@@ -243,6 +246,62 @@ def part_two(n_networks: int):
         )
 
 
+def part_three(seeds: list[int]) -> None:
+    """A 64-unit GRU trained in plain torch (400 steps, no state noise, as in
+    docs/bring-your-own-model.md), given as a plain float64 function: no bound, no
+    closed forms, no ``.to``; ``find_scaffold`` defaults; recall against the union of the
+    certified points of all draws."""
+    torch.manual_seed(0)
+    task = rs.tasks.FlipFlop(bits=3, steps=60)
+    gru, readout = nn.GRU(3, H, batch_first=True), nn.Linear(H, 3)
+    opt = torch.optim.Adam([*gru.parameters(), *readout.parameters()], lr=1e-2)
+    for step in range(400):
+        batch = task.sample(batch_size=64, seed=step)
+        hidden, _ = gru(batch.inputs)
+        loss = ((readout(hidden) - batch.targets) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    cell = nn.GRUCell(3, H).double()
+    cell.load_state_dict({k.replace("_l0", ""): v.double() for k, v in gru.state_dict().items()})
+    for p in cell.parameters():
+        p.requires_grad_(False)
+
+    def f(h, x):
+        lead = h.shape[:-1]
+        return cell(x.expand(*lead, 3).reshape(-1, 3), h.reshape(-1, H)).reshape(*lead, H)
+
+    with torch.no_grad():
+        states, _ = gru(task.sample(128, seed=12345).inputs)
+    states = states.double()
+    zero = torch.zeros(3, dtype=torch.float64)
+    print(f"\npart 3: plain-torch GRU as a float64 function (final loss {loss.item():.4f})")
+    runs, seconds = [], []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        fps = rs.dynamics.find_scaffold(f, states, zero, seed=seed)
+        seconds.append(time.perf_counter() - t0)
+        runs.append(fps.points[fps.kind == "fixed"])
+        print(f"  seed {seed:2d}: {seconds[-1]:.1f} s {fps}", flush=True)
+    every = torch.cat(runs)
+    truth = every[greedy_unique(every, torch.zeros(len(every), dtype=torch.float64), MATCH)]
+    index = rs.linearize(f, truth, zero).n_unstable
+    print(
+        f"  union of certified points over {len(seeds)} draws: {len(truth)}, max |h| "
+        f"{float(truth.abs().max()):.3f}; median {np.median(seconds):.1f} s per call"
+    )
+    for k in range(int(index.max()) + 1):
+        mine = truth[index == k]
+        shares = [
+            float((torch.cdist(mine, r).min(1).values <= MATCH).double().mean()) if len(r) else 0.0
+            for r in runs
+        ]
+        print(
+            f"  index {k}: recall {100 * np.mean(shares):.1f}% (min {100 * min(shares):.0f}%) "
+            f"of {len(mine)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=16)
@@ -254,10 +313,16 @@ def main() -> None:
         help="run the baseline on the first N seeds only",
     )
     parser.add_argument("--networks", type=int, default=8, help="part 2: networks per architecture")
+    parser.add_argument(
+        "--outside", action="store_true", help="only part 3: a plain-torch GRU as a function"
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(1)
     print("threads: 1 (torch.set_num_threads)")
+    if args.outside:
+        part_three(list(range(args.seeds)))
+        return
     task, result = train(["gru", "lstm"], [0])
     for arch in ("gru", "lstm"):
         row = result.networks[result.networks["architecture"] == arch].iloc[0]

@@ -43,7 +43,7 @@ def sample_candidates(
     allowed = (
         torch.ones(batch, steps, dtype=torch.bool)
         if mask is None
-        else torch.as_tensor(mask, dtype=torch.bool)
+        else torch.as_tensor(mask, dtype=torch.bool).cpu()
     )
     if allowed.shape != (batch, steps):
         raise ValueError(f"mask must be [B, T] = {[batch, steps]}, got {list(allowed.shape)}.")
@@ -52,7 +52,7 @@ def sample_candidates(
         raise ValueError("mask selects no time points.")
     rng = np.random.default_rng(seed)
     picks = torch.from_numpy(rng.integers(0, len(flat), size=(n_net, n)))
-    where = flat[picks]  # [N, n] into B*T
+    where = flat[picks].to(pop.device)  # [N, n] into B*T
     out = (
         pop.reshape(n_net, batch * steps, size)
         .gather(1, where.unsqueeze(-1).expand(-1, -1, size))
@@ -60,5 +60,5 @@ def sample_candidates(
     )
     if noise > 0:
         gen = torch.Generator().manual_seed(seed)
-        out += noise * torch.randn(out.shape, generator=gen, dtype=out.dtype)
+        out += noise * torch.randn(out.shape, generator=gen, dtype=out.dtype).to(out.device)
     return out[0] if single else out

@@ -21,7 +21,7 @@ def _nodes(fixed_points: FixedPoints) -> nx.DiGraph:
             kind=str(fixed_points.kind[i]),
             stable=bool(stable[i]),
             n_unstable=int(fixed_points.n_unstable[i]),
-            point=fixed_points.points[i].numpy(),
+            point=fixed_points.points[i].cpu().numpy(),
         )
     graph.graph["unresolved"] = []
     return graph

@@ -167,6 +167,8 @@ class BetweenAttractors:
                         < reach.expand(-1, k, -1).gather(-1, near.unsqueeze(-1))[..., 0]
                     )
                     label = torch.where(going & inside, near, label)
-                    if not bool((label < 0).any()):
+                    # a start on a fixed point other than an attractor never arrives
+                    resting = speed <= 1e-12 * (1 + h.norm(dim=-1))
+                    if not bool(((label < 0) & ~resting).any()):
                         break
         return label, slowest
