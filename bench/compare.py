@@ -118,7 +118,7 @@ def dsa_main(args) -> None:
     t0 = time.perf_counter()
     ref = np.array(
         [
-            float(DSA([nets[i], nets[j]], n_delays=10, rank=10, score_method="angular").fit_score())
+            DSA([nets[i], nets[j]], n_delays=10, rank=10, score_method="angular").fit_score()[0, 1]
             for i, j in pairs
         ]
     )

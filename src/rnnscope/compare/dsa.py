@@ -77,7 +77,7 @@ class Alignment:
     prune: float | None = None
     gtol: float = 1e-10
     seed: int = 0
-    pairs_per_batch: int = 256
+    pairs_per_batch: int = 32
 
 
 # ----------------------------------------------------------------------------- prepare
