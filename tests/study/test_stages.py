@@ -279,3 +279,30 @@ def load_spec_file(path):
     from rnnscope.study import load_spec
 
     return load_spec(path)
+
+
+def test_the_run_device_reaches_the_trainer_and_a_missing_gpu_is_one_line(tmp_path, monkeypatch):
+    import torch
+
+    from rnnscope.study import families
+
+    seen = []
+    real = families.train_population
+
+    def spy(task, rows, config):
+        seen.append(config.device)
+        return real(task, rows, config)
+
+    monkeypatch.setattr(families, "train_population", spy)
+    spec = StudySpec.model_validate(
+        {"grid": {"architectures": ["gru"], "hidden_sizes": [8], "seeds": 1}, "train": {"max_steps": 20},
+         "task": {"options": {"bits": 2, "steps": 20}}, "fixed_points": {"candidates": 16}, "probe": {"batch_size": 8},
+         "run": {"device": "cpu:0"}}
+    )  # fmt: skip
+    run_study(spec, tmp_path / "s", stages=("train",)).close()
+    assert seen == ["cpu:0"]  # the spec's device, not a default
+    if not torch.cuda.is_available():
+        gpu = spec.model_copy(update={"run": spec.run.model_copy(update={"device": "cuda"})})
+        result = CliRunner().invoke(app, ["train", str(tmp_path / "s"), "--device", "cuda"])
+        assert result.exit_code == 1 and "no usable CUDA device" in result.output
+        assert gpu.run.device == "cuda"

@@ -132,6 +132,7 @@ def run_study(
     for stage in stages:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}.")
+    _check_device(spec.run.device)
     store = open_study(spec, root, force=force, log=log)
     executor = executor or InProcess()
     try:
@@ -150,6 +151,23 @@ def run_study(
         store.close()
         raise
     return store
+
+
+def _check_device(name: str) -> None:
+    """A device this process can use, before anything runs (units then use it as is)."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"[run] device {name!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:1'."
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"[run] device is {name!r} but this torch has no usable CUDA device; use --device cpu, or run "
+            "where a GPU and a CUDA build of torch are."
+        )
 
 
 def _windows(items: Iterable, size: int):
