@@ -363,3 +363,23 @@ def test_signatures_of_results_on_the_gpu(flipflops):
     assert topology_distance(sig, on_gpu) == 0.0
     lin = rs.compare.linear_dynamics_signature(to_cuda(fps))
     assert np.allclose(lin.spectrum, rs.compare.linear_dynamics_signature(fps).spectrum)
+
+
+def test_a_network_without_stable_points_has_a_scaffold_too():
+    """A vanilla network can hold its memories on period-2 orbits: no attractor to label."""
+    import networkx as nx
+
+    from rnnscope.dynamics import Linearization
+    from rnnscope.dynamics._result import FixedPoints
+
+    points = torch.zeros(1, 3, dtype=torch.float64)
+    eig = torch.tensor([[1.5, 0.5, 0.2]], dtype=torch.complex128)
+    lin = Linearization(points, torch.zeros(1, 2), torch.zeros(1, 3, 3), torch.zeros(1, 3, 2), eig)
+    fps = FixedPoints(points, torch.zeros(1), torch.zeros(1, 2), torch.zeros(1, dtype=torch.long),
+                      np.array(["fixed"]), lin)  # fmt: skip
+    graph = nx.DiGraph()
+    graph.add_node(0)
+    sig = rs.compare.flipflop_signature(fps, graph, (np.ones((3, 2)), np.zeros(2)))
+    assert sig.attractors.shape == (0, 2) and sig.n_stable == 0 and sig.n_index1 == 1
+    again = rs.compare.TopologySignature.from_arrays(sig.to_arrays())
+    assert rs.compare.topology_block([sig], [again])[0, 0] == 0

@@ -10,15 +10,21 @@ import numpy as np
 
 def _codes(labels: np.ndarray) -> np.ndarray:
     """Each label row (values −1/0/1) as one integer (base 3)."""
-    labels = np.asarray(labels, dtype=np.int64).reshape(len(labels), -1)
+    labels = np.asarray(labels, dtype=np.int64)
+    labels = labels.reshape(len(labels), -1) if labels.size else labels.reshape(0, _width(labels))
     return ((labels + 1) * (3 ** np.arange(labels.shape[1]))).sum(axis=1)
+
+
+def _width(labels: np.ndarray) -> int:
+    """Output channels of a label array ``[A, O]`` (also when there is no attractor)."""
+    return int(labels.shape[-1]) if labels.ndim > 1 else (1 if labels.size else 0)
 
 
 def _label_sets(sig) -> tuple[np.ndarray, np.ndarray] | None:
     if sig.attractors is None:
         return None
     codes = _codes(sig.attractors)
-    width = np.asarray(sig.attractors).reshape(len(codes), -1).shape[1]
+    width = _width(np.asarray(sig.attractors))
     base = 3**width
     e = np.asarray(sig.edges, dtype=np.int64).reshape(-1, 2)
     a, b = codes[e[:, 0]], codes[e[:, 1]]

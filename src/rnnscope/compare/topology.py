@@ -241,7 +241,9 @@ def flipflop_signature(
         elif len(ends) == 1:
             edges.add((ends[0], ends[0]))
     edge_array = np.array(sorted(edges), dtype=np.int64).reshape(-1, 2)
-    return TopologySignature(counts, attractors=labels.reshape(len(stable), -1), edges=edge_array)
+    # no stable point (e.g. memories held on periodic orbits): labels are already [0, O]
+    attractors = labels.reshape(len(stable), -1) if labels.size else labels
+    return TopologySignature(counts, attractors=attractors, edges=edge_array)
 
 
 def topology_signature(
