@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from rnnscope.cli import app
@@ -412,3 +413,24 @@ def test_a_task_too_wide_to_allocate_is_refused(tmp_path):
     path.write_text("[task]\noptions = { bits = 1000000 }\n")
     with pytest.raises(SpecError, match="1,000,000 input or output channels; at most 100,000"):
         load_spec(path)
+
+
+def test_the_store_keeps_what_cannot_be_recomputed_only(finished):
+    """No probe states and no Jacobians on disk; the read API recomputes them exactly."""
+    root, _ = finished
+    with load(root) as study:
+        stored = study.analysis(0)
+        assert not {"probe_states", "jacobians", "input_jacobians"} & set(stored)
+        fps = study.fixed_points(0)
+        net, params = study.network(0)
+        step = net.cell.bind(params)
+        h = fps.points[:1]
+        j = torch.func.jacrev(lambda x: step(x, fps.inputs[:1]))(h)[0, :, 0]
+        assert torch.allclose(fps.linearization.jacobian[0], j, atol=1e-10)
+        assert np.allclose(
+            np.abs(fps.eigenvalues.numpy()),
+            np.hypot(stored["eigenvalues_real"], stored["eigenvalues_imag"]),
+            atol=1e-8,
+        )
+    per_network = sum(p.stat().st_size for p in root.rglob("*.npz") if "report" not in p.parts) / 4
+    assert per_network < 0.3 * 2**20

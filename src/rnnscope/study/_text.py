@@ -163,10 +163,9 @@ def analyze_text_network(spec, task: Sentiment, row, params, words, device: str 
     d = net.embedding_size
     from .families import fixed_point_arrays
 
-    # Jacobians are not stored: the read API recomputes them from the points exactly
     points = fixed_point_arrays(fps, size, d)
     arrays = {
-        **{k: v for k, v in points.items() if k not in ("jacobians", "input_jacobians")},
+        **points,
         "inputs": np.zeros((len(fps), d)),
         "graph_edges": np.zeros((0, 2), dtype=np.int64),
         "sentiment_pca_variance": analysis.pca_variance[:10],

@@ -285,8 +285,10 @@ def linear_arrays(fps) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------ fixed points <-> arrays
-def fixed_point_arrays(fps, state_size: int, input_size: int, *, dtype=np.float64) -> dict:
-    """A ``FixedPoints`` as store arrays (the one place that writes them)."""
+def fixed_point_arrays(fps, state_size: int, input_size: int) -> dict:
+    """A ``FixedPoints`` as store arrays (the one place that writes them). The Jacobians
+    are not kept: the read API recomputes them exactly from the parameters at the points
+    (an S × S matrix per point would be most of a study's store)."""
     lin = fps.linearization
     empty = lin is None or not len(fps)
     return {
@@ -296,12 +298,6 @@ def fixed_point_arrays(fps, state_size: int, input_size: int, *, dtype=np.float6
         if len(fps)
         else np.zeros((0, input_size)),
         "fixed": np.asarray(fps.kind == "fixed", dtype=bool),
-        "jacobians": np.zeros((0, state_size, state_size), dtype)
-        if empty
-        else lin.jacobian.cpu().numpy().astype(dtype),
-        "input_jacobians": np.zeros((0, state_size, input_size), dtype)
-        if empty
-        else lin.input_jacobian.cpu().numpy().astype(dtype),
         "eigenvalues_real": np.zeros((0, state_size))
         if empty
         else lin.eigenvalues.real.cpu().numpy(),
