@@ -48,19 +48,8 @@ SUMMARY_FIELDS = (
 
 
 def text_config(spec, device: str = "cpu") -> TextTrainConfig:
-    t = spec.train
-    return TextTrainConfig(
-        device=device,
-        embedding_size=t.embedding_size,
-        embedding_scale=t.embedding_scale,
-        max_epochs=t.max_epochs,
-        batch_size=t.batch_size,
-        eval_every=t.eval_every,
-        patience=t.patience,
-        state_noise=t.state_noise,
-        grad_clip=t.grad_clip,
-        data_seed=t.data_seed,
-    )
+    """The ``[train]`` section of a text study (its fields are TextTrainConfig's, by name)."""
+    return TextTrainConfig(**spec.train.model_dump(), device=device)
 
 
 def text_network_of(spec, task: Sentiment, row) -> TextRNN:

@@ -62,17 +62,8 @@ class TrialFamily:
         )
 
     def train(self, spec, rows: pd.DataFrame, *, device: str = "cpu"):
-        t = spec.train
-        config = TrainConfig(
-            max_steps=t.max_steps,
-            batch_size=t.batch_size,
-            state_noise=t.state_noise,
-            grad_clip=t.grad_clip,
-            eval_every=t.eval_every,
-            data_seed=t.data_seed,
-            stop_on_success=t.stop_on_success,
-            device=device,
-        )
+        # the [train] section's fields are TrainConfig's, by name
+        config = TrainConfig(**spec.train.model_dump(), device=device)
         return train_population(self.task(spec), rows, config)
 
     def setup(self, spec, store) -> dict:
