@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .. import plot
 from .._progress import Meter
 from ..study import InProcess, Study
 from . import figures
@@ -187,6 +188,16 @@ def build_report(
         parts.append(
             "".join(f"<p>{_e(sentence)}</p>" for sentence in info.get("verdict", {}).values())
         )
+        overall = verdict[(verdict["subset"] == "all") & (verdict["verdict"] != "undefined")]
+        blocks = [
+            figs.add(
+                plot.verdict_table(verdict, grouping=g, title=f"by {g}, all networks"),
+                f"verdict_{g}",
+                f"the verdict by {g}",
+            )
+            for g in dict.fromkeys(overall["grouping"])
+        ]
+        parts.append('<div class="figs">' + "".join(blocks) + "</div>")
         shown = verdict[verdict["verdict"] != "undefined"].set_index(
             ["grouping", "subset", "metric"]
         )
