@@ -27,13 +27,6 @@ def signature_arrays(signature) -> dict[str, np.ndarray]:
     return {f"topology_{k}": v for k, v in signature.to_arrays().items()}
 
 
-def signature_of(arrays: dict) -> compare.TopologySignature:
-    """The topology signature stored with a network's analysis."""
-    return compare.TopologySignature.from_arrays(
-        {k.removeprefix("topology_"): v for k, v in arrays.items() if k.startswith("topology_")}
-    )
-
-
 def flipflop(task, net, params, step, fps, states, graph=None) -> dict[str, np.ndarray]:
     readout = (params["W_out"][0], params["b_out"][0])
     if graph is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..train.result import architecture_summary
 from .families import family_of
 from .store import StoreError
 
@@ -45,21 +46,12 @@ def summary_parts(store) -> list[tuple[str, object]]:
         if not frame["trained"].any():
             return [*parts, ("line", "nothing trained yet.")]
         trained = frame[frame["trained"]]
-        table = (
-            trained.assign(
-                solved=trained["status"].eq("solved"), diverged=trained["status"].eq("diverged")
-            )
-            .groupby("architecture", sort=False)
-            .agg(
-                networks=("network", "size"),
-                solved=("solved", "sum"),
-                diverged=("diverged", "sum"),
-                median_accuracy=("accuracy", "median"),
-                median_fixed=("n_fixed", "median"),
-                median_stable=("n_stable", "median"),
-                median_index1=("n_index1", "median"),
-            )
-        )
+        table = architecture_summary(
+            trained,
+            median_fixed=("n_fixed", "median"),
+            median_stable=("n_stable", "median"),
+            median_index1=("n_index1", "median"),
+        ).set_index("architecture")
         parts.append(("table", ("per architecture", table)))
         live = frame[frame["status"] != "diverged"]
         if live.empty:

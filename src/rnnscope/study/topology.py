@@ -16,10 +16,8 @@ PREFIX = {"topology": "topology_", "linear_dynamics": "linear_"}
 def signature_inputs(store, name: str, network: int) -> dict[str, np.ndarray]:
     """A network's stored signature for comparison ``name`` (prefix stripped)."""
     prefix = PREFIX[name]
-    with np.load(store.analysis_path(network), allow_pickle=False) as data:
-        keys = [k for k in data.files if k.startswith(prefix)]
-    arrays = store.load_arrays(store.analysis_path(network), tuple(keys))
-    return {k.removeprefix(prefix): v for k, v in arrays.items()}
+    arrays = store.load_arrays(store.analysis_path(network))
+    return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
 
 
 def signature_block(name: str, a: list[dict], b: list[dict]) -> np.ndarray:
