@@ -39,6 +39,7 @@ import numpy as np
 
 import rnnscope as rs
 from rnnscope.study import DaskExecutor, InProcess, Store, StudySpec, run_study
+from rnnscope.study.spec import stored_spec
 from rnnscope.study.stages import analyze_stage, compare_stage, open_study, train_stage
 
 
@@ -166,7 +167,7 @@ def bench_compare(args) -> dict:
 def _compare_child(root: str, threads: int, report: bool) -> None:
     """Runs in its own process so its peak RSS is the compare stage's alone."""
     store = Store(root)
-    spec = StudySpec.model_validate_json(store.spec_json())
+    spec = stored_spec(store.spec_json())
     before = store.blocks()
     times = {}
     started = time.perf_counter()

@@ -175,7 +175,7 @@ DaskOpt = Annotated[
     typer.Option(
         "--dask",
         help="Run units on Dask: 'local' (a LocalCluster), a scheduler tcp://HOST:PORT, or 'slurm' "
-        "(dask-jobqueue, from the study's [cluster] section).",
+        "(dask-jobqueue, from the study's \\[cluster] section).",
     ),
 ]
 ThreadsOpt = Annotated[

@@ -29,6 +29,8 @@ from rnnscope.study import (
     run_study,
 )
 
+from rnnscope.study.spec import stored_spec
+
 from ._tiny import spec_dict, tiny
 
 runner = CliRunner()
@@ -102,6 +104,25 @@ def test_a_changed_spec_is_refused_before_anything_is_written(tmp_path, update, 
     assert (root / "spec.json").read_text() == spec_file  # the original spec is not lost
     assert Store(root).params_path(0).read_bytes() == params
     assert not (root / "study.lock").exists()
+
+
+def test_a_store_written_before_a_key_existed_reads_as_what_it_ran_with(tmp_path):
+    """A spec recorded before ``compare.svcca_keep`` existed ran SVCCA with each
+    network's 99% count: it reads as "variance", so today's default ("auto") is a
+    change of the compare stage, refused on a finished compare, not silently mixed."""
+    spec = StudySpec.model_validate(spec_dict())
+    data = json.loads(spec.model_dump_json())
+    del data["compare"]["svcca_keep"]
+    assert stored_spec(json.dumps(data)).compare.svcca_keep == "variance"
+    store = Store(tmp_path / "s", create=True)
+    store.acquire()
+    store.record_spec(json.dumps(data), "created")
+    store.finish_stage("compare", {})
+    store.close()
+    with pytest.raises(SpecMismatch, match=r"compare.svcca_keep 'variance' → 'auto'.*--force compare"):
+        run_study(spec, tmp_path / "s")
+    with load(tmp_path / "s") as study:
+        assert study.spec.compare.svcca_keep == "variance"
 
 
 def test_a_change_to_a_stage_that_has_not_run_is_taken(tmp_path):

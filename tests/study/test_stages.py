@@ -168,17 +168,20 @@ def test_task_readouts_reach_the_report(tmp_path, task, expect):
     assert "read-out:" in text and expect in text
 
 
-def test_distance_blocks_assemble_the_pairwise_matrix(tmp_path):
+@pytest.mark.parametrize("rule", ["auto", 2, "variance"])
+def test_distance_blocks_assemble_the_pairwise_matrix(tmp_path, rule):
     """Blocks of 3 networks (ragged edge) give exactly the pairwise matrix of the probe
     states the workers rebuilt from the parameters; a network's representation is
-    computed once, not once per block."""
+    computed once, not once per block. SVCCA keeps the study's one ``keep`` for every
+    pair: "auto" = study_keep of all the networks' states (hidden 6 and 10 here)."""
     from rnnscope import compare
     from rnnscope.study import stages
 
     spec = StudySpec.model_validate(
-        {"grid": {"architectures": ["gru", "vanilla"], "hidden_sizes": [8], "seeds": 4}, "train": {"max_steps": 30},
+        {"grid": {"architectures": ["gru", "vanilla"], "hidden_sizes": [6, 10], "seeds": 2}, "train": {"max_steps": 30},
          "task": {"options": {"bits": 2, "steps": 20}}, "fixed_points": {"candidates": 16}, "probe": {"batch_size": 8},
-         "compare": {"geometry": ["cca", "svcca"], "topology": False}, "run": {"compare_block": 3}}
+         "compare": {"geometry": ["cca", "svcca"], "topology": False, "svcca_keep": rule},
+         "run": {"compare_block": 3}}
     )  # fmt: skip
     calls = []
     real = stages.prepare_unit
@@ -194,10 +197,16 @@ def test_distance_blocks_assemble_the_pairwise_matrix(tmp_path):
         stages.prepare_unit = real
     assert sorted(calls) == list(range(8))  # once per network
     with load(tmp_path / "s") as study:
-        states = [study.probe_states(n).reshape(-1, 8).astype(float) for n in range(8)]
+        states = [study.probe_states(n) for n in range(8)]
+        states = [x.reshape(-1, x.shape[-1]).astype(float) for x in states]
+        assert sorted({x.shape[1] for x in states}) == [6, 10]
+        keep = {"auto": compare.study_keep(states), 2: 2, "variance": None}[rule]
+        assert study.stage("compare")["svcca_keep"]["keep"] == keep
         for metric in ("cca", "svcca"):
+            options = {"keep": keep} if metric == "svcca" and keep is not None else {}
             got = study.distances(metric).to_numpy()
-            np.testing.assert_allclose(got, compare.pairwise(metric, states), atol=1e-6, rtol=0)
+            want = compare.pairwise(metric, states, **options)
+            np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
         blocks = study.store.blocks()
     assert len(blocks[blocks["name"] == "cca"]) == 6  # 3 block rows: 3 + 2 + 1 committed blocks
 

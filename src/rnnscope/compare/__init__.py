@@ -14,7 +14,7 @@ from __future__ import annotations
 from ._prepare import MIN_SAMPLES_PER_UNIT, FewSamplesWarning
 from .cca import canonical_correlations, cca, pwcca, svcca
 from .cka import cka
-from .components import principal_count, study_keep
+from .components import keep_from_counts, principal_count, study_keep
 from .dsa import Alignment, cross_dsa, dsa, dsa_block, pairwise_dsa, prepare_dsa
 from .embedding import mds, silhouette
 from .linear_dynamics import (
@@ -62,6 +62,7 @@ __all__ = [
     "dsa_block",
     "flipflop_signature",
     "graph_distance",
+    "keep_from_counts",
     "linear_dynamics_block",
     "linear_dynamics_signature",
     "mds",

@@ -75,6 +75,16 @@ def study_keep(
         ):
             raise ValueError(f"task_dimension must be a positive integer, got {task_dimension!r}.")
         return int(min(task_dimension, smallest))
-    counts = np.array([principal_count(s, share) for s in states])
-    value = {"median": np.median, "min": np.min, "max": np.max}[statistic](counts)
+    return keep_from_counts([principal_count(s, share) for s in states], smallest, statistic)
+
+
+def keep_from_counts(counts: Sequence[int], smallest: int, statistic: str = "median") -> int:
+    """:func:`study_keep` from per-network counts already computed (e.g. by workers):
+    the ``statistic`` of ``counts``, at least 1 and at most ``smallest`` (units of the
+    smallest network)."""
+    if statistic not in STATISTICS:
+        raise ValueError(f"unknown statistic {statistic!r}; choose from {', '.join(STATISTICS)}.")
+    if len(counts) == 0:
+        raise ValueError("counts is empty; pass one principal-component count per network.")
+    value = {"median": np.median, "min": np.min, "max": np.max}[statistic](np.asarray(counts))
     return int(min(max(1, round(float(value))), smallest))

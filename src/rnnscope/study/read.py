@@ -25,7 +25,7 @@ import torch
 
 from .. import dynamics
 from .families import family_of, fixed_points_from_arrays
-from .spec import StudySpec
+from .spec import stored_spec
 from .store import Store, StoreError
 
 #: the columns of :attr:`Study.networks` (hyperparameters, training, fixed-point counts)
@@ -46,7 +46,7 @@ class Study:
         text = self.store.spec_json()
         if text is None:
             raise StoreError(f"{self.root}: holds no spec yet; run the study first.")
-        self.spec = StudySpec.model_validate_json(text)
+        self.spec = stored_spec(text)
         self.family = family_of(self.spec.task.name)
 
     def __repr__(self) -> str:

@@ -14,10 +14,11 @@ one (:mod:`rnnscope.study.fingerprint`).
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -227,6 +228,14 @@ class CompareSpec(_Strict):
         False,
         description="dynamical similarity (DSA, input-aware on trial tasks) between the probe trajectories",
     )
+    svcca_keep: Annotated[int, Field(ge=1, le=4096)] | Literal["auto", "variance"] = Field(
+        "auto",
+        description=(
+            "SVCCA components, the same for every pair: 'auto' = the population's median count "
+            "for 90% of a network's variance; an integer; or 'variance' = each network's own "
+            "99% count (rewards small networks when sizes differ)"
+        ),
+    )
     permutations: int = Field(
         1000, ge=100, le=100_000, description="label permutations behind each verdict p-value"
     )
@@ -421,6 +430,21 @@ def load_spec(path: str | Path) -> StudySpec:
         raise SpecError(format_error(str(path), err)) from None
 
 
+#: result-determining keys added after stores were first written, with the behaviour of
+#: the code before them: a stored spec that lacks such a key ran with this value
+LEGACY_VALUES: dict[tuple[str, str], object] = {("compare", "svcca_keep"): "variance"}
+
+
+def stored_spec(text: str) -> StudySpec:
+    """The spec a store recorded (JSON), keys it predates read as what it ran with."""
+    data = json.loads(text)
+    for (section, key), value in LEGACY_VALUES.items():
+        part = data.setdefault(section, {})
+        if isinstance(part, dict):
+            part.setdefault(key, value)
+    return StudySpec.model_validate(data)
+
+
 EXAMPLE = """# An rnnscope study: `rnnscope run study.toml`.
 name = "flipflop-universality"
 # output = "flipflop-universality"   # study folder, relative to where you run; default: name
@@ -461,6 +485,8 @@ seed = 99
 geometry = ["svcca"]                 # any of cca, svcca, pwcca, cka, procrustes
 topology = true                      # the scaffold: attractors, saddles, the graph joining them
 linear_dynamics = true               # spectra and time constants at the stable points
+svcca_keep = "auto"                  # SVCCA components for every pair: "auto" (population median
+                                     # for 90% variance) | an integer | "variance" (each its own 99%)
 dsa = false                          # dynamical similarity analysis (Ostrow et al. 2023)
 # recording = "data/activity.npy"    # rank the networks against recorded activity on the probe trials
 

@@ -28,7 +28,7 @@ from ..train import make_grid
 from .executors import InProcess
 from .families import family_of, memory_label
 from .fingerprint import describe, spec_change
-from .spec import StudySpec
+from .spec import StudySpec, stored_spec
 from .store import Store, StoreError
 from .topology import PREFIX as SIGNATURES
 from .topology import signature_block, signature_inputs
@@ -68,7 +68,7 @@ def open_study(
             store.record_spec(spec_json, "created")
         else:
             try:
-                old = StudySpec.model_validate_json(stored)
+                old = stored_spec(stored)
             except ValueError as err:
                 raise StoreError(
                     f"{store.root}/index.sqlite: its spec no longer validates ({err}); start a new folder."
@@ -346,16 +346,36 @@ def analyze_stage(
 
 
 # ------------------------------------------------------------------------- compare
+def count_unit(spec_json: str, rows: list[dict], params: list[dict], device: str = "cpu"):
+    """Unit of work: per network, ``(network, principal components for 90% of its
+    probe states' variance, units)`` — what ``svcca_keep = "auto"`` is derived from."""
+    spec = StudySpec.model_validate_json(spec_json)
+    family = family_of(spec.task.name)
+    out = []
+    for row, p in zip(rows, params, strict=True):
+        states = family.probe_states(spec, row, p, device=device)
+        matrix = states.reshape(-1, states.shape[-1])
+        out.append((int(row["network"]), compare.principal_count(matrix, 0.9), matrix.shape[1]))
+    return out
+
+
 def prepare_unit(
-    spec_json: str, rows: list[dict], params: list[dict], metrics: list[str], device: str = "cpu"
+    spec_json: str,
+    rows: list[dict],
+    params: list[dict],
+    metrics: list[str],
+    device: str = "cpu",
+    options: dict[str, dict] | None = None,
 ):
     """Unit of work: each network's probe states (rebuilt from its parameters) reduced
     to one representation per metric — computed once per network. Geometry metrics
     take the states as a matrix ``[samples, units]``; DSA takes the trajectories
-    ``[trials, time, units]`` with the probe inputs (input-aware DMD)."""
+    ``[trials, time, units]`` with the probe inputs (input-aware DMD). ``options``:
+    per metric, its options (e.g. ``{"svcca": {"keep": 4}}``)."""
     spec = StudySpec.model_validate_json(spec_json)
     family = family_of(spec.task.name)
     inputs = family.probe_inputs(spec) if "dsa" in metrics else None
+    options = options or {}
     out = []
     for row, p in zip(rows, params, strict=True):
         states = family.probe_states(spec, row, p, device=device)
@@ -364,7 +384,7 @@ def prepare_unit(
             prepared = {
                 m: compare.prepare(m, states.astype(np.float64), inputs=inputs, **DSA_OPTIONS)
                 if m == "dsa"
-                else compare.prepare(m, matrix)
+                else compare.prepare(m, matrix, **options.get(m, {}))
                 for m in metrics
             }
         except ValueError as err:  # a dead (constant) network: no metric can place it
@@ -426,6 +446,12 @@ def compare_stage(
     spec_json = spec.model_dump_json()
 
     # 1. per-network representations, once each (cached until the stage finishes)
+    options, keep_info = {}, None
+    if "svcca" in metrics:
+        keep_info = _svcca_keep(spec, store, rows, ids, executor, progress)
+        if keep_info["keep"] is not None:
+            options["svcca"] = {"keep": keep_info["keep"]}
+        log(f"compare svcca: {keep_info['text']}")
     todo = [
         i
         for i, n in enumerate(ids)
@@ -434,7 +460,7 @@ def compare_stage(
     block = spec.run.compare_block
     units = (
         (None, (spec_json, _records(rows.iloc[chunk]), [store.load_arrays(store.params_path(int(ids[i]))) for i in chunk],
-                metrics, spec.run.device))
+                metrics, spec.run.device, options))
         for chunk in (todo[s : s + 8] for s in range(0, len(todo), 8))
     )  # fmt: skip
     bar = Meter(len(todo), "compare: representations", enabled=progress)
@@ -509,10 +535,62 @@ def compare_stage(
     }
     info = {"silhouette_by_architecture": scores, "networks": len(ids), "verdict": sentences,
             "excluded": {str(k): v for k, v in excluded.items()}}  # fmt: skip
+    if keep_info is not None:
+        info["svcca_keep"] = {k: v for k, v in keep_info.items() if k != "text"}
     if spec.compare.recording:
         info["recording"] = _rank_against_recording(spec, store, rows, log)
     shutil.rmtree(store.root / "compare" / "prepared", ignore_errors=True)
     store.finish_stage("compare", info)
+
+
+def _svcca_keep(spec: StudySpec, store: Store, rows, ids, executor, progress: bool) -> dict:
+    """The one SVCCA ``keep`` of the study (``[compare] svcca_keep``). For ``"auto"``
+    the networks' 90%-variance counts are computed on the executor and kept in
+    ``compare/prepared/`` until the stage finishes (a resumed compare reuses them)."""
+    rule = spec.compare.svcca_keep
+    if rule == "variance":
+        return {
+            "rule": rule,
+            "keep": None,
+            "text": "each network keeps its own 99%-variance components",
+        }
+    if isinstance(rule, int):
+        return {
+            "rule": rule,
+            "keep": rule,
+            "text": f"keep = {rule} components for every pair (set in the spec)",
+        }
+    path = store.root / "compare" / "prepared" / "svcca_counts.npz"  # reset with the cache
+    counts = None
+    if path.exists():
+        cached = store.load_arrays(path)
+        if np.array_equal(cached["networks"], ids):
+            counts, units = cached["counts"], cached["units"]
+    if counts is None:
+        spec_json = spec.model_dump_json()
+        chunks = [list(range(s, min(s + 8, len(ids)))) for s in range(0, len(ids), 8)]
+        units_of_work = (
+            (None, (spec_json, _records(rows.iloc[c]), [store.load_arrays(store.params_path(int(ids[i]))) for i in c],
+                    spec.run.device))
+            for c in chunks
+        )  # fmt: skip
+        found: dict[int, tuple[int, int]] = {}
+        bar = Meter(len(ids), "compare svcca: component counts", enabled=progress)
+        for _, done in _run(executor, count_unit, units_of_work):
+            for network, count, width in done.value:
+                found[network] = (count, width)
+            bar.advance(len(done.value))
+        bar.close()
+        counts = np.array([found[int(n)][0] for n in ids])
+        units = np.array([found[int(n)][1] for n in ids])
+        store.save_arrays(path, {"networks": ids, "counts": counts, "units": units})
+    keep = compare.keep_from_counts(counts, int(units.min()))
+    text = (
+        f"keep = {keep} components for every pair (median of the networks' 90%-variance counts; "
+        f"range {int(counts.min())}–{int(counts.max())})"
+    )
+    return {"rule": rule, "keep": keep, "count_min": int(counts.min()),
+            "count_median": float(np.median(counts)), "count_max": int(counts.max()), "text": text}  # fmt: skip
 
 
 def _distance_file(store: Store, name: str, ids: np.ndarray) -> np.memmap:
