@@ -28,7 +28,6 @@ from rnnscope.study import (
     load_spec,
     run_study,
 )
-
 from rnnscope.study.spec import stored_spec
 
 from ._tiny import spec_dict, tiny
@@ -119,7 +118,9 @@ def test_a_store_written_before_a_key_existed_reads_as_what_it_ran_with(tmp_path
     store.record_spec(json.dumps(data), "created")
     store.finish_stage("compare", {})
     store.close()
-    with pytest.raises(SpecMismatch, match=r"compare.svcca_keep 'variance' → 'auto'.*--force compare"):
+    with pytest.raises(
+        SpecMismatch, match=r"compare.svcca_keep 'variance' → 'auto'.*--force compare"
+    ):
         run_study(spec, tmp_path / "s")
     with load(tmp_path / "s") as study:
         assert study.spec.compare.svcca_keep == "variance"
