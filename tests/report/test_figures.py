@@ -59,7 +59,9 @@ def test_transition_graph_and_task_readouts():
         labels, np.array([[2, 0], [2, 1]]), np.array([True, True, False]), "g"
     )
     assert data["nodes"] == 3 and data["edges"] == 2 and data["labels"] == {0: "++", 1: "-+"}
-    _, data = figures.frequency_match(np.array([[0.1, 0.2]]), np.array([[0.11, 0.19]]), ["gru"])
+    _, data = figures.frequency_match(
+        np.array([[0.1, 0.2]]), np.array([[0.1, 0.21]]), np.array([[0.11, 0.19]]), ["gru"]
+    )
     assert data["predicted"].shape == (1, 2)
     _, data = figures.context_lines(np.ones((2, 2)), np.full((2, 2), 0.5), ["gru", "lstm"])
     assert data["alignment"].mean() == pytest.approx(0.5)

@@ -151,7 +151,7 @@ def test_bundled_examples_load():
 @pytest.mark.parametrize(
     "task, expect",
     [
-        ("sine", "linearized vs target frequency"),
+        ("sine", "solved"),
         ("context", "per context, fixed-point set dimension"),
     ],
 )

@@ -153,21 +153,29 @@ def transition_graph(points_labels: list[tuple], edges: np.ndarray, stable: np.n
     }
 
 
-def frequency_match(target: np.ndarray, predicted: np.ndarray, architecture: list[str]):
-    """Sine task: the frequency each fixed point's linearization predicts, against the
-    cued frequency (diagonal: perfect)."""
-    fig, ax = plt.subplots(figsize=(4, 3.8))
-    lim = [0, float(np.nanmax(target)) * 1.15]
-    ax.plot(lim, lim, color="#999", lw=0.8)
+def frequency_match(
+    target: np.ndarray, own: np.ndarray, predicted: np.ndarray, architecture: list[str]
+):
+    """Sine task, ``[networks, cues]`` arrays in rad/step: the network's own
+    oscillation against the cued frequency, and the frequency the linearization at the
+    orbited fixed point predicts against the network's own (diagonals: perfect)."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.6))
+    finite = np.concatenate([a[np.isfinite(a)] for a in (target, own, predicted)])
+    lim = [0, float(finite.max()) * 1.15 if finite.size else 1.0]
+    for ax in axes:
+        ax.plot(lim, lim, color="#999", lw=0.8)
+        ax.set_xlim(lim), ax.set_ylim(lim)
     for arch, colour in colours(architecture).items():
         rows = [i for i, a in enumerate(architecture) if a == arch]
-        ax.plot(target[rows].ravel(), predicted[rows].ravel(), "o", ms=4, color=colour, label=arch)
-    ax.set_xlabel("target ω (rad/step)")
-    ax.set_ylabel("linearized ω (rad/step)")
-    ax.legend(frameon=False, fontsize=7)
-    ax.set_title("Linearized vs target frequency", fontsize=9)
+        axes[0].plot(target[rows].ravel(), own[rows].ravel(), "o", ms=4, color=colour, label=arch)
+        axes[1].plot(own[rows].ravel(), predicted[rows].ravel(), "o", ms=4, color=colour)
+    axes[0].set(xlabel="target ω (rad/step)", ylabel="own oscillation ω (rad/step)")
+    axes[0].set_title("The network's oscillation vs the cue", fontsize=9)
+    axes[1].set(xlabel="own oscillation ω (rad/step)", ylabel="linearized ω (rad/step)")
+    axes[1].set_title("Linearization at the orbited point vs own", fontsize=9)
+    axes[0].legend(frameon=False, fontsize=7)
     fig.tight_layout()
-    return fig, {"target": target, "predicted": predicted}
+    return fig, {"target": target, "own": own, "predicted": predicted}
 
 
 def context_lines(near_one: np.ndarray, alignment: np.ndarray, architecture: list[str]):

@@ -388,7 +388,7 @@ def _readout(study: Study, analyzed, representatives, figs) -> str:
 
 
 _READOUT_KEYS = (
-    "readout_corners", "sine_target_frequency", "sine_linearized_frequency", "context_near_one",
+    "readout_corners", "sine_target_frequency", "sine_own_frequency", "sine_linearized_frequency", "context_near_one",
     "context_readout_alignment", "sentiment_summary", "sentiment_valence", "sentiment_valence_labels",
 )  # fmt: skip
 
@@ -421,10 +421,25 @@ def _flipflop(study, analyzed, representatives, arrays, figs) -> str:
 
 
 def _sine(study, analyzed, representatives, arrays, figs) -> str:
-    target = np.stack([arrays[int(n)]["sine_target_frequency"] for n in analyzed["network"]])
-    pred = np.stack([arrays[int(n)]["sine_linearized_frequency"] for n in analyzed["network"]])
-    fig, _ = figures.frequency_match(target, pred, analyzed["architecture"].tolist())
-    return '<div class="figs">' + figs.add(fig, "frequency_match") + "</div>"
+    solved = analyzed[analyzed["status"] == "solved"]
+    if solved.empty or "sine_own_frequency" not in arrays[int(solved["network"].iloc[0])]:
+        return _note(
+            "No network solved the task."
+            if solved.empty
+            else "Re-run the analyze stage for this read-out."
+        )
+    target, own, pred = (
+        np.stack([arrays[int(n)][key] for n in solved["network"]])
+        for key in ("sine_target_frequency", "sine_own_frequency", "sine_linearized_frequency")
+    )
+    fig, _ = figures.frequency_match(target, own, pred, solved["architecture"].tolist())
+    text = (
+        f"<p>Solved networks only ({len(solved)} of {len(analyzed)}). Own oscillation: the "
+        "limit cycle the trajectory settles on under the cue (else its output's spectral peak); "
+        "linearized: |arg λ| at the fixed point that trajectory orbits.</p>"
+    )
+    caption = "each point: one network at one cued frequency"
+    return text + '<div class="figs">' + figs.add(fig, "frequency_match", caption) + "</div>"
 
 
 def _context(study, analyzed, representatives, arrays, figs) -> str:

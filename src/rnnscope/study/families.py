@@ -141,7 +141,7 @@ class TrialFamily:
         keys = [k for k in readouts.READOUT_KEYS if per_network and k in per_network[0]]
         if not keys:
             return []
-        table = table[["network", "architecture"]].copy()
+        table = table[[c for c in ("network", "architecture", "status") if c in table]].copy()
         for k in keys:
             table[k] = [arrays[k] for arrays in per_network]
         lines = readouts.summary(spec.task.name, table)

@@ -2,9 +2,9 @@
 
 - flip-flop: stable points and the distinct output corners they give (2^bits when the
   network stores every memory), plus the unstable-manifold graph (stored by analyze);
-- sine wave: for each of a few cued frequencies, the fixed point under that static
-  input and the frequency its linearization predicts, ``|arg λ|`` of the leading complex
-  eigenvalue (rad/step), against the target ``ω``;
+- sine wave: for each of a few cued frequencies, the network's own oscillation under
+  that static input (its limit cycle), the fixed point that oscillation orbits, and the
+  frequency its linearization predicts (``|arg λ|``, rad/step), against the target ``ω``;
 - context integration: for each context, the fixed points under that context's input
   and the line attractor they form (dimension, eigenvalues near 1, alignment with the
   readout).
@@ -42,35 +42,80 @@ def flipflop(task, net, params, step, fps, states, graph=None) -> dict[str, np.n
 
 
 def sine(
-    task, net, params, step, fps, states, graph=None, levels: int = 5, candidates: int = 128
+    task,
+    net,
+    params,
+    step,
+    fps,
+    states,
+    graph=None,
+    levels: int = 5,
+    candidates: int = 128,
+    transient: int = 300,
+    window: int = 400,
 ) -> dict[str, np.ndarray]:
+    """Per cued frequency (``levels`` of them, rad/step): the target ``ω``, the
+    network's own oscillation, and the frequency the linearization predicts at the
+    fixed point its trajectory orbits.
+
+    The network runs from its initial state under the static cue for
+    ``transient + window`` steps. Own frequency: the limit cycle's ``2π / period``
+    when the trajectory settles on one, else the peak of its output's spectrum over the
+    trial (a damped oscillation). The orbited point: the fixed point nearest the cycle's
+    centre, else nearest where the trajectory ends. Linearized: ``|arg λ|`` of that
+    point's largest complex eigenvalue (NaN when it has none)."""
     indices = np.linspace(0, task.n_frequencies - 1, levels).round().astype(int)
     target = task.frequencies[indices]
-    predicted = np.full(levels, np.nan)
-    per_level = []
+    own, predicted = np.full(levels, np.nan), np.full(levels, np.nan)
+    per_level, cycles = [], []
     for k, j in enumerate(indices):
-        x = torch.full((task.input_size,), float(task.input_level(j)))
+        x = torch.full((task.input_size,), float(task.input_level(j)), dtype=states.dtype)
         cands = dynamics.sample_candidates(states, candidates, noise=0.1, seed=int(j))
         found = dynamics.find_fixed_points(step, cands, x)
         per_level.append(found)
+        with torch.no_grad():
+            run, outputs = net.run(params, x.expand(1, transient + window, -1))
+        trajectory = run[0, 0]  # [T, S]
+        if not bool(torch.isfinite(trajectory).all()):
+            cycles.append(None)
+            continue
+        cycle = dynamics.find_limit_cycle(
+            step, trajectory[transient - 1], x, transient=0, steps=window
+        )[0]
+        cycles.append(cycle)
+        if cycle is not None:
+            own[k] = 2 * np.pi / float(cycle.period)
+            where = torch.as_tensor(np.asarray(cycle.center), dtype=trajectory.dtype)
+        else:
+            own[k] = _spectral_peak(outputs[0, 0, : task.steps, 0].double().cpu().numpy())
+            where = trajectory[-1]
         if len(found) == 0:
             continue
-        eig = found.eigenvalues
+        pick = int((found.points.to(where.dtype) - where).norm(dim=-1).argmin())
+        eig = found.eigenvalues[pick]
         rotating = eig.imag.abs() > 1e-9
-        mags = torch.where(rotating, eig.abs(), torch.zeros_like(eig.abs()))
-        best = int(
-            mags.max(dim=-1).values.argmax()
-        )  # the point with the strongest oscillatory mode
-        row = int(mags[best].argmax())
-        if rotating[best, row]:
-            predicted[k] = float(eig[best, row].angle().abs())
+        if bool(rotating.any()):
+            mags = torch.where(rotating, eig.abs(), torch.zeros_like(eig.abs()))
+            predicted[k] = float(eig[int(mags.argmax())].angle().abs())
     cues = np.array([float(task.input_level(j)) for j in indices])
-    signature = compare.sine_signature(cues, per_level)
+    signature = compare.sine_signature(cues, per_level, cycles)
     return {
         "sine_target_frequency": target,
+        "sine_own_frequency": own,
         "sine_linearized_frequency": predicted,
+        "sine_has_cycle": np.array([c is not None for c in cycles]),
         **signature_arrays(signature),
     }
+
+
+def _spectral_peak(y: np.ndarray, pad: int = 8192) -> float:
+    """The angular frequency (rad/step) of the largest peak of ``y``'s spectrum (DC
+    removed, zero-padded for a finer grid); NaN for a flat signal."""
+    y = y - y.mean()
+    if not np.isfinite(y).all() or np.abs(y).max() < 1e-6:
+        return float("nan")
+    power = np.abs(np.fft.rfft(y * np.hanning(len(y)), n=pad)) ** 2
+    return float(2 * np.pi * (1 + int(np.argmax(power[1:]))) / pad)
 
 
 def context(
@@ -115,7 +160,9 @@ READOUTS = {"flipflop": flipflop, "sine": sine, "context": context}
 READOUT_KEYS = (
     "readout_corners",
     "sine_target_frequency",
+    "sine_own_frequency",
     "sine_linearized_frequency",
+    "sine_has_cycle",
     "context_line_dimension",
     "context_near_one",
     "context_readout_alignment",
@@ -130,14 +177,20 @@ def summary(task_name: str, frame) -> list[str]:
             lines.append(
                 f"  {arch}: output corners reached by stable points, per network: {sorted(int(c) for c in corners)}"
             )
-    if task_name == "sine" and "sine_target_frequency" in frame:
+    if task_name == "sine" and "sine_own_frequency" in frame:
         for arch, rows in frame.groupby("architecture"):
-            target = np.stack(rows["sine_target_frequency"].to_list())
-            pred = np.stack(rows["sine_linearized_frequency"].to_list())
-            err = np.nanmedian(np.abs(pred - target) / target)
+            solved = rows[rows["status"] == "solved"] if "status" in rows else rows
+            if solved.empty:
+                lines.append(f"  {arch}: no network solved the task (0 of {len(rows)})")
+                continue
+            target = np.stack(solved["sine_target_frequency"].to_list())
+            own = np.stack(solved["sine_own_frequency"].to_list())
+            pred = np.stack(solved["sine_linearized_frequency"].to_list())
+            cycles = np.stack(solved["sine_has_cycle"].to_list())
             lines.append(
-                f"  {arch}: linearized vs target frequency, median relative error {err:.3f} "
-                f"(targets {np.round(target[0], 3).tolist()} rad/step)"
+                f"  {arch} ({len(solved)} of {len(rows)} solved): own oscillation vs target, median "
+                f"relative error {_median_error(own, target)}; linearized vs own "
+                f"{_median_error(pred, own)}; limit cycles at {int(cycles.sum())} of {cycles.size} cues"
             )
     if task_name == "context" and "context_line_dimension" in frame:
         for arch, rows in frame.groupby("architecture"):
@@ -150,3 +203,9 @@ def summary(task_name: str, frame) -> list[str]:
                 f"{np.round(align, 2).tolist()}"
             )
     return lines
+
+
+def _median_error(estimate: np.ndarray, reference: np.ndarray) -> str:
+    err = np.abs(estimate - reference) / reference
+    err = err[np.isfinite(err)]
+    return f"{np.median(err):.3f}" if err.size else "n/a"
