@@ -156,3 +156,41 @@ def test_verdict_table_counts_and_ablation(distances):
     ax = rs.plot.ablation_curves(curves, nets).axes[0]
     assert len(ax.lines) == nets["architecture"].nunique()
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [1.0, 0.5, 0.1])
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    from rnnscope.study import StudySpec, load, run_study
+    from tests.study._tiny import spec_dict
+
+    root = tmp_path_factory.mktemp("plot") / "s"
+    spec = StudySpec.model_validate(spec_dict(grid={"seeds": 3}))
+    run_study(spec, root).close()
+    with load(root) as s:
+        yield s
+
+
+def test_population_figures_take_a_study(study):
+    """A study from the read API stands in for (matrix, network table): the figure is
+    the one drawn from the study's own stored matrix, table and embedding."""
+    frame = study.distances("svcca")
+    nets = study.networks.set_index("network").loc[frame.index].reset_index()
+    ax = rs.plot.mds_map(study, "svcca").axes[0]
+    score = rs.compare.silhouette(frame.to_numpy(), nets["architecture"])
+    assert ax.get_title() == f"svcca: MDS (silhouette by architecture: {score:.2f})"
+    drawn = np.concatenate([c.get_offsets() for c in ax.collections])
+    stored = study.embedding("svcca")[["x", "y"]].to_numpy()
+    assert sorted(map(tuple, drawn.data.round(6))) == sorted(map(tuple, stored.round(6)))
+    ax = rs.plot.distance_heatmap(study, "topology").axes[0]
+    assert ax.get_title() == "topology distances"
+    assert ax.images[0].get_array().shape == (len(nets), len(nets))
+    ax = rs.plot.verdict_table(study).axes[0]
+    texts = {c.get_text().get_text() for c in ax.tables[0].get_celld().values()}
+    assert {"svcca", "topology", "linear_dynamics"} <= texts
+    ax = rs.plot.fixed_point_counts(study).axes[0]
+    stable = [c for c in ax.collections if c.get_gid() == "n_stable"]
+    assert sorted(np.concatenate([c.get_offsets()[:, 1] for c in stable])) == sorted(
+        study.networks["n_stable"].astype(float)
+    )
+    with pytest.raises(TypeError, match="names a distance matrix"):
+        rs.plot.mds_map(study, nets)

@@ -33,7 +33,9 @@ def test_tiny_study_end_to_end(tmp_path, monkeypatch):
             assert study.embedding(name)[["x", "y"]].shape == (4, 2)
     summary = (tmp_path / "tiny-study" / "report" / "summary.txt").read_text()
     assert summary.startswith("study 'tiny': FlipFlop(bits=2, steps=30, pulse_prob=0.05")
-    assert (tmp_path / "tiny-study" / "report" / "index.html").exists()
+    index = (tmp_path / "tiny-study" / "report" / "index.html").read_text()
+    for arch in ("gru", "vanilla"):  # each representative in PC1–PC2 and in PC1–PC3
+        assert f"state_space_{arch}" in index and f"state_space_3d_{arch}" in index
     assert status(store)["finished"].all()
     shown = CliRunner().invoke(app, ["status", str(tmp_path / "tiny-study")])
     assert shown.exit_code == 0 and "analyze" in shown.output

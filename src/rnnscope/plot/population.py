@@ -21,6 +21,23 @@ _NOUN = {
 }
 
 
+def _is_study(obj) -> bool:
+    return hasattr(obj, "distances") and hasattr(obj, "networks") and hasattr(obj, "verdict")
+
+
+def _from_study(study, metric) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """A study's distance matrix ``metric``, its network table in the matrix's order,
+    and its stored embedding."""
+    if not isinstance(metric, str):
+        raise TypeError(
+            f"with a study, the second argument names a distance matrix (e.g. 'svcca'), got {type(metric).__name__}."
+        )
+    frame = study.distances(metric)
+    table = study.networks.set_index("network").loc[frame.index].reset_index()
+    embedding = study.embedding(metric)[["x", "y"]].to_numpy()
+    return frame.to_numpy(), table, embedding
+
+
 def _table(networks) -> pd.DataFrame:
     if isinstance(networks, pd.DataFrame):
         if "architecture" not in networks:
@@ -57,7 +74,7 @@ def draw_mds(ax, embedding, architectures, activations=None):
 
 def mds_map(
     distances,
-    networks,
+    networks="svcca",
     *,
     by: str = "architecture",
     embedding=None,
@@ -70,12 +87,19 @@ def mds_map(
     (``"architecture"``, ``"activation"`` or ``"architecture+activation"``).
 
     Args:
+        distances: ``[N, N]``, or a study (``rnnscope.study.load``): then ``networks``
+            names its distance matrix (default ``"svcca"``) and its stored embedding is
+            drawn.
         networks: the network table (or a list of architecture names).
         embedding: precomputed ``[N, 2]`` coordinates (default: ``compare.mds``).
     """
     from ..compare.embedding import mds, silhouette
     from ..compare.verdict import group_labels
 
+    if _is_study(distances):
+        title = f"{networks}: MDS" if title == "MDS" else title
+        distances, networks, stored = _from_study(distances, networks)
+        embedding = stored if embedding is None else embedding
     d = numpy(distances).astype(np.float64)
     table = _table(networks)
     if len(table) != len(d):
@@ -139,9 +163,13 @@ def draw_heatmap(ax, distances, architectures, order=None):
     return order
 
 
-def distance_heatmap(distances, networks, *, ax=None, title: str = "distances"):
+def distance_heatmap(distances, networks="svcca", *, ax=None, title: str = "distances"):
     """A distance matrix with networks grouped by architecture (then hidden size, then
-    activation), with a coloured, named band per architecture."""
+    activation), with a coloured, named band per architecture. ``distances`` may be a
+    study, ``networks`` then naming its matrix (default ``"svcca"``)."""
+    if _is_study(distances):
+        title = f"{networks} distances" if title == "distances" else title
+        distances, networks, _ = _from_study(distances, networks)
     d = numpy(distances).astype(np.float64)
     table = _table(networks)
     if len(table) != len(d):
@@ -167,9 +195,15 @@ def verdict_table(
     ax=None,
     title: str | None = None,
 ):
-    """The verdict (``compare.verdict_table``) for one grouping and subset as a table:
-    a row per metric with silhouette, its p-value, k-NN decoding, chance, its p-value
-    and the verdict (cells of metrics that separate shaded green)."""
+    """The verdict (``compare.verdict_table``, or a study: its stored verdict) for one
+    grouping and subset as a table: a row per metric with silhouette, its p-value, k-NN
+    decoding, chance, its p-value and the verdict (cells of metrics that separate
+    shaded green)."""
+    if _is_study(table):
+        verdict = table.verdict()
+        if verdict is None:
+            raise ValueError("the study has no verdict yet: run its compare stage first.")
+        table = verdict
     rows = table[(table["grouping"] == grouping) & (table["subset"] == subset)]
     if rows.empty:
         raise ValueError(
@@ -219,8 +253,13 @@ def fixed_point_counts(counts: pd.DataFrame, *, ax=None, title: str | None = Non
 
     Args:
         counts: one row per network with ``architecture``, ``n_stable`` and
-            ``n_saddles`` (e.g. index-1 saddles of each network's signature).
+            ``n_saddles`` (e.g. index-1 saddles of each network's signature), or a
+            study: its analysed networks' ``n_stable`` and ``n_index1``.
     """
+    if _is_study(counts):
+        frame = counts.networks
+        frame = frame[frame["analyzed"].astype(bool)]
+        counts = frame.assign(n_saddles=frame["n_index1"])
     missing = {"architecture", "n_stable", "n_saddles"} - set(counts)
     if missing:
         raise ValueError(f"counts lacks column(s) {sorted(missing)}.")

@@ -55,16 +55,17 @@ def loss_curves(histories: dict[int, dict[str, np.ndarray]], architecture: dict[
 
 
 def state_space(probe_states: np.ndarray, points: np.ndarray, n_unstable: np.ndarray, q: np.ndarray,
-                fixed: np.ndarray, edges: np.ndarray, title: str = ""):  # fmt: skip
-    """Trajectories on the probe inputs in their top-2 principal components, with fixed
-    points by stability (stable ●, saddle ✕ coloured by unstable directions, slow point
-    ◆ coloured by log10 q) and unstable-manifold edges (saddle → stable point); drawn by
-    ``rnnscope.plot``."""
+                fixed: np.ndarray, edges: np.ndarray, title: str = "", dims: int = 2):  # fmt: skip
+    """Trajectories on the probe inputs in their top ``dims`` (2 or 3) principal
+    components, with fixed points by stability (stable ●, saddle ✕ coloured by unstable
+    directions, slow point ◆ coloured by log10 q) and unstable-manifold edges (saddle →
+    stable point); drawn by ``rnnscope.plot``."""
     hidden = probe_states.shape[1]
-    center, axes, explained = principal_axes(probe_states, 2)
+    center, axes, explained = principal_axes(probe_states, dims)
     proj = (probe_states - center) @ axes.T
-    pts = (points[:, :hidden] - center) @ axes.T if len(points) else np.zeros((0, 2))
-    fig, ax = plt.subplots(figsize=(4.2, 4))
+    pts = (points[:, :hidden] - center) @ axes.T if len(points) else np.zeros((0, dims))
+    fig = plt.figure(figsize=(4.2, 4))
+    ax = fig.add_subplot(projection="3d" if dims == 3 else None)
     stable = (n_unstable == 0) & fixed
     saddle = (n_unstable > 0) & fixed
     slow = ~fixed
