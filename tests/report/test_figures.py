@@ -39,7 +39,7 @@ def test_state_space_projects_and_classifies():
     assert data["edges"].tolist() == [[2, 0]]
     fig, data = figures.state_space(probe, points, n_unstable, q, fixed, np.array([[2, 0]]), dims=3)
     assert fig.axes[0].name == "3d" and data["point_pcs"].shape == (3, 3)
-    assert abs(abs(data["point_pcs"][2, 1]) - 0.5) < 0.05  # PC 2 is the second axis
+    assert abs(abs(data["point_pcs"][2, 1]) - 0.5) < 0.15  # PC 2: the second axis (less its mean)
 
 
 def test_spectrum_time_constants_and_maps():
