@@ -136,6 +136,21 @@ def test_a_change_to_a_stage_that_has_not_run_is_taken(tmp_path):
         assert study.spec_history["reason"].iloc[-1].startswith("changed before analyze ran")
 
 
+def test_a_change_drops_the_partial_caches_of_the_stage_it_affects(tmp_path):
+    """A compare killed while preparing leaves representations but no block: a change
+    of [compare] is taken (nothing committed), and those representations, made under
+    the old spec, are dropped rather than reused."""
+    root = tmp_path / "s"
+    run_study(StudySpec.model_validate(spec_dict()), root, stages=("train", "analyze")).close()
+    stale = root / "compare" / "prepared" / "svcca" / "network-00000.npz"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"made under the old spec")
+    changed = StudySpec.model_validate(spec_dict(compare={"svcca_keep": 2}))
+    run_study(changed, root, stages=("train",)).close()
+    assert not stale.exists()
+    assert Store(root).networks()["analyzed"].all()  # earlier stages untouched
+
+
 def test_force_accepts_the_change_and_keeps_the_history(tmp_path):
     root = tmp_path / "s"
     run_study(StudySpec.model_validate(spec_dict()), root, stages=("train",)).close()

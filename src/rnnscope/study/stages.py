@@ -75,10 +75,12 @@ def open_study(
                 ) from None
             change = spec_change(old, spec)
             if change.changed and not _has_results(store, change.stage):
-                # nothing computed yet by the stages the change affects: nothing to mix
+                # nothing committed yet by the stages the change affects: nothing to mix,
+                # but a partial stage's caches (e.g. compare's representations) are dropped
                 store.record_spec(
                     spec_json, f"changed before {change.stage} ran: {', '.join(change.changed)}"
                 )
+                store.reset(change.stage)
             elif change.changed:
                 order = ("train", "analyze", "compare", "report")
                 if force is None or order.index(force) > order.index(change.stage):
