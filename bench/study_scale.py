@@ -53,7 +53,7 @@ def study_spec(networks: int, max_steps: int, compare: dict | None = None) -> St
                      "activations": ["tanh", "relu"], "seeds": seeds},
             "train": {"max_steps": max_steps},
             "compare": compare or {"geometry": ["svcca"], "topology": True},
-            "run": {"train_chunk": 32, "compare_block": 128},
+            "run": {"train_chunk": 16, "compare_block": 128},
         }
     )  # fmt: skip
 

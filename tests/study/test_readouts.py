@@ -63,3 +63,15 @@ def test_spectral_peak_of_a_flat_signal_is_nan(flat):
     assert np.isnan(readouts._spectral_peak(flat))
     t = np.arange(200)
     assert readouts._spectral_peak(np.sin(0.5 * t)) == pytest.approx(0.5, rel=0.01)
+
+
+def test_flipflop_summary_counts_networks_per_corner_number():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"architecture": ["gru"] * 3 + ["vanilla"], "readout_corners": [8, 7, 8, 0]}
+    )
+    assert readouts.summary("flipflop", frame) == [
+        "  gru: output corners reached by stable points (networks): 8 corners: 2, 7 corners: 1",
+        "  vanilla: output corners reached by stable points (networks): 0 corners: 1",
+    ]

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from rnnscope.cli import app
 from rnnscope.study import Store, StudySpec, load, run_study, status
 
-from ._tiny import tiny
+from ._tiny import spec_dict, tiny
 
 
 def test_tiny_study_end_to_end(tmp_path, monkeypatch):
@@ -317,3 +317,26 @@ def test_the_run_device_reaches_the_trainer_and_a_missing_gpu_is_one_line(tmp_pa
         result = CliRunner().invoke(app, ["train", str(tmp_path / "s"), "--device", "cuda"])
         assert result.exit_code == 1 and "no usable CUDA device" in result.output
         assert gpu.run.device == "cuda"
+
+
+def test_the_chunk_a_network_trains_in_does_not_change_it(tmp_path):
+    """``[run] train_chunk`` says how work is split, not what it computes (it is not
+    part of the fingerprint): a network trained alone or with its group is bitwise the
+    same."""
+    params = {}
+    for chunk in (4, 1):
+        spec = StudySpec.model_validate(
+            spec_dict(
+                grid={"architectures": ["lstm", "vanilla"], "seeds": 2}, run={"train_chunk": chunk}
+            )
+        )
+        run_study(spec, tmp_path / str(chunk), stages=("train",)).close()
+        store = Store(tmp_path / str(chunk))
+        params[chunk] = {
+            int(n): store.load_arrays(store.params_path(int(n)))
+            for n in store.networks()["network"]
+        }
+    assert sorted(params[4]) == sorted(params[1]) == [0, 1, 2, 3]
+    for n, arrays in params[4].items():
+        for k, v in arrays.items():
+            assert np.array_equal(v, params[1][n][k]), (n, k)

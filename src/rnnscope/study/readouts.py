@@ -17,6 +17,7 @@ the report.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .. import compare, dynamics
@@ -174,9 +175,9 @@ def summary(task_name: str, frame) -> list[str]:
     lines = []
     if task_name == "flipflop" and "readout_corners" in frame:
         for arch, corners in frame.groupby("architecture")["readout_corners"]:
-            lines.append(
-                f"  {arch}: output corners reached by stable points, per network: {sorted(int(c) for c in corners)}"
-            )
+            counts = pd.Series([int(c) for c in corners]).value_counts().sort_index(ascending=False)
+            told = ", ".join(f"{c} corners: {n}" for c, n in counts.items())
+            lines.append(f"  {arch}: output corners reached by stable points (networks): {told}")
     if task_name == "sine" and "sine_own_frequency" in frame:
         for arch, rows in frame.groupby("architecture"):
             solved = rows[rows["status"] == "solved"] if "status" in rows else rows
