@@ -157,7 +157,7 @@ def bench_compare(args) -> dict:
             kept = len(Store(root).blocks())
             print(f"killed after {args.kill_after} s with {kept} blocks committed", flush=True)
     started = time.perf_counter()
-    result = subprocess.run([*command, "--report"], capture_output=True, text=True, check=True)
+    result = subprocess.run([*command, "--report"], stdout=subprocess.PIPE, text=True, check=True)
     stats = json.loads(result.stdout.strip().splitlines()[-1])
     stats.update(resumed_s=time.perf_counter() - started, blocks_kept=kept, networks=args.networks)
     print(json.dumps(stats))
@@ -171,7 +171,8 @@ def _compare_child(root: str, threads: int, report: bool) -> None:
     before = store.blocks()
     times = {}
     started = time.perf_counter()
-    compare_stage(spec, store, executor=InProcess(threads=threads), progress=True)
+    compare_stage(spec, store, executor=InProcess(threads=threads), progress=True,
+                  log=lambda line: print(line, file=sys.stderr, flush=True))  # fmt: skip
     times["compare_s"] = time.perf_counter() - started
     blocks = store.blocks()
     recomputed = 0

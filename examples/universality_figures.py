@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
@@ -29,6 +30,25 @@ def markdown(frame, index: bool = False) -> str:
     return "\n".join(lines)
 
 
+def full_cube(study, network: int) -> bool:
+    """Whether a network's scaffold is the whole 3-bit cube: 8 attractors with distinct
+    output corners, and index-1 saddles joining every pair of neighbouring corners."""
+    arrays = study.analysis(network, ("topology_attractors", "topology_edges"))
+    corners = arrays.get("topology_attractors")
+    edges = arrays.get("topology_edges")
+    if corners is None or edges is None or len(corners) != 8:
+        return False
+    labels = [tuple(int(v) for v in c) for c in corners]
+    if len(set(labels)) != 8 or any(0 in c for c in labels):
+        return False
+    joined = {
+        frozenset((labels[i], labels[j]))
+        for i, j in np.asarray(edges).reshape(-1, 2)
+        if sum(a != b for a, b in zip(labels[i], labels[j], strict=True)) == 1
+    }
+    return len(joined) == 12
+
+
 def main(study_dir: str, out: str = "docs/universality") -> None:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -36,7 +56,7 @@ def main(study_dir: str, out: str = "docs/universality") -> None:
         metrics = [m for m in ("svcca", "topology", "linear_dynamics") if m in study.comparisons]
         for m in metrics:
             rs.plot.mds_map(study, m).savefig(folder / f"mds_{m}.png", dpi=120)
-            rs.plot.distance_heatmap(study, m).savefig(folder / f"heatmap_{m}.png", dpi=120)
+            rs.plot.distance_heatmap(study, m).savefig(folder / f"heatmap_{m}.png", dpi=72)
         rs.plot.verdict_table(study).savefig(folder / "verdict.png", dpi=120)
         rs.plot.fixed_point_counts(study).savefig(folder / "fixed_points.png", dpi=120)
         verdict = study.verdict()
@@ -61,6 +81,16 @@ def main(study_dir: str, out: str = "docs/universality") -> None:
         )
         full = (frame["n_stable"] == 8) & (frame["n_index1"] == 12)
         table["all_8_and_12"] = full.groupby(frame["architecture"]).mean().round(3)
+        cube = frame["network"].map(
+            lambda n: (
+                bool(frame.set_index("network").loc[n, "analyzed"]) and full_cube(study, int(n))
+            )
+        )
+        table["cube_graph"] = cube.groupby(frame["architecture"]).mean().round(3)
+        solved = frame["status"] == "solved"
+        table["cube_graph_solved"] = (
+            cube[solved].groupby(frame["architecture"][solved]).mean().round(3)
+        )
         print()
         print(markdown(table, index=True))
         print()

@@ -201,6 +201,32 @@ def test_prepared_networks_are_plain_arrays_and_blocks_match(tmp_path):
     np.testing.assert_allclose(block, pairwise_dsa(nets, **FIT)[:2, 2:], atol=1e-9)
 
 
+def test_block_memory_bound_splits_batches_and_a_device_is_not_ignored(monkeypatch):
+    """``memory_mb`` reaches the alignment (smaller batches, the same distances); a
+    device it cannot use is refused, through ``compare.block`` too."""
+    dsa_module = importlib.import_module("rnnscope.compare.dsa")
+
+    nets = [tanh_network(seed=s, steps=50) for s in range(4)]
+    prepared = [prepare_dsa(x, **FIT) for x in nets]
+    sizes = []
+    real = dsa_module._align_batch
+
+    def spy(a, b, opt):
+        sizes.append(len(a))
+        return real(a, b, opt)
+
+    monkeypatch.setattr(dsa_module, "_align_batch", spy)
+    whole = dsa_block(prepared, prepared)
+    assert sizes == [16]
+    r = prepared[0]["operator"].shape[-1]
+    tiny = 3 * 16 * 2 * r**4 * 8 / 2**20  # room for 3 pairs of 16 restarts
+    sizes.clear()
+    np.testing.assert_allclose(rs.compare.block("dsa", prepared, prepared, memory_mb=tiny), whole)
+    assert max(sizes) == 3 and sum(sizes) == 16
+    with pytest.raises(ValueError, match="runs on the CPU only"):
+        rs.compare.block("dsa", prepared, prepared, device="cuda")
+
+
 # ----------------------------------------------------------------------------- degenerate
 @pytest.mark.parametrize(
     "make, match",

@@ -239,22 +239,31 @@ def dsa_block(
     *,
     score: str = "angular",
     alignment: Alignment | None = None,
+    device: str | torch.device | None = None,
+    memory_mb: float | None = None,
 ) -> np.ndarray:
-    """Distances ``[len(a), len(b)]`` between prepared networks (:func:`prepare_dsa`)."""
+    """Distances ``[len(a), len(b)]`` between prepared networks (:func:`prepare_dsa`).
+
+    ``memory_mb`` bounds the angular score's batched alignment (fewer pairs per batch
+    than ``alignment.pairs_per_batch`` when needed); it runs on the CPU, and a
+    ``device`` other than ``"cpu"`` is refused. The Wasserstein score is a small
+    assignment problem per pair."""
     _check_score(score)
     if not len(a) or not len(b):
         return np.zeros((len(a), len(b)))
     ia, ib = np.meshgrid(np.arange(len(a)), np.arange(len(b)), indexing="ij")
-    values = _score_pairs(list(a), list(b), ia.ravel(), ib.ravel(), score, alignment)
+    values = _score_pairs(
+        list(a), list(b), ia.ravel(), ib.ravel(), score, alignment, device, memory_mb
+    )
     return values.reshape(len(a), len(b))
 
 
-def _score_pairs(a, b, ia, ib, score, alignment) -> np.ndarray:
+def _score_pairs(a, b, ia, ib, score, alignment, device=None, memory_mb=None) -> np.ndarray:
     if score == "wasserstein":
         return np.array([eigenvalue_wasserstein(a[i], b[j]) for i, j in zip(ia, ib, strict=True)])
     ops_a = _stack([p["operator"] for p in a])
     ops_b = _stack([p["operator"] for p in b])
-    return align(ops_a[ia], ops_b[ib], alignment)[0].numpy()
+    return align(ops_a[ia], ops_b[ib], alignment, device=device, memory_mb=memory_mb)[0].numpy()
 
 
 def eigenvalue_wasserstein(a: dict, b: dict) -> float:
@@ -270,12 +279,21 @@ def eigenvalue_wasserstein(a: dict, b: dict) -> float:
 
 
 def align(
-    a: torch.Tensor, b: torch.Tensor, alignment: Alignment | None = None
+    a: torch.Tensor,
+    b: torch.Tensor,
+    alignment: Alignment | None = None,
+    *,
+    device: str | torch.device | None = None,
+    memory_mb: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Best orthogonal alignment of operator pairs, batched.
 
     Args:
         a, b: ``[P, r, r]`` operators (any scale; compared after unit Frobenius scaling).
+        device: ``None`` or ``"cpu"``: the alignment runs on the CPU (any other device
+            is refused rather than ignored).
+        memory_mb: bound on one batch's working memory (about ``pairs · restarts · 2 r⁴ ·
+            8`` bytes): fewer pairs per batch than ``alignment.pairs_per_batch`` if needed.
 
     Returns:
         ``(angles [P], C [P, r, r])``: ``angle = arccos ⟨Â, C B̂ Cᵀ⟩``, the largest alignment
@@ -297,10 +315,21 @@ def align(
             "fitted with the same rank."
         )
     n_pairs, r = a.shape[0], a.shape[-1]
+    per = opt.pairs_per_batch
+    if memory_mb is not None:
+        if not memory_mb > 0:
+            raise ValueError(f"memory_mb must be positive, got {memory_mb!r}.")
+        per_pair = max(1, opt.restarts) * 2 * r**4 * 8
+        per = max(1, min(per, int(memory_mb * 2**20 // per_pair)))
+    if device is not None and torch.device(device).type != "cpu":
+        raise ValueError(
+            f"DSA's alignment runs on the CPU only, got device={str(device)!r}; drop device= "
+            "(its batches are small dense solves)."
+        )
     angles = torch.empty(n_pairs, dtype=torch.float64)
     best_c = torch.empty(n_pairs, r, r, dtype=torch.float64)
-    for lo in range(0, n_pairs, opt.pairs_per_batch):
-        hi = min(n_pairs, lo + opt.pairs_per_batch)
+    for lo in range(0, n_pairs, per):
+        hi = min(n_pairs, lo + per)
         angles[lo:hi], best_c[lo:hi] = _align_batch(a[lo:hi], b[lo:hi], opt)
     return angles, best_c
 
@@ -606,7 +635,8 @@ def _registered_prepare(trajectories, **options) -> dict[str, np.ndarray]:
 
 
 def _registered_block(a, b, *, device=None, memory_mb=None, **options) -> np.ndarray:
-    return dsa_block(a, b, **{k: options[k] for k in _BLOCK_OPTIONS if k in options})
+    chosen = {k: options[k] for k in _BLOCK_OPTIONS if k in options}
+    return dsa_block(a, b, device=device, memory_mb=memory_mb, **chosen)
 
 
 def _register() -> None:
