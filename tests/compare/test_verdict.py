@@ -1,5 +1,7 @@
 """The verdict in numbers, on synthetic populations with planted structure."""
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -68,6 +70,20 @@ def test_ties_in_distance_do_not_leak_the_order_of_the_networks():
     s = separation(np.zeros((24, 24)), labels, permutations=200)
     assert s["knn_accuracy"] == pytest.approx(s["chance"])
     assert s["p_knn"] == 1.0 and s["silhouette"] == 0.0
+
+
+def test_scores_do_not_depend_on_the_row_pieces_they_are_computed_in(monkeypatch):
+    """The 1-NN votes and the checks run in row pieces (bounded memory at 10,000
+    networks): pieces of 7 rows give exactly what one piece gives, ties included."""
+    module = importlib.import_module("rnnscope.compare.verdict")
+
+    labels = np.repeat(["a", "b", "c"], [9, 7, 5])
+    d = clustered(labels, 2.0, 3)
+    d[:6, :6] = 0.0  # a block of ties
+    np.fill_diagonal(d, 0.0)
+    whole = separation(d, labels, permutations=300)
+    monkeypatch.setattr(module, "_ROWS", 7)
+    assert separation(d, labels, permutations=300) == whole
 
 
 def test_geometry_carries_the_label_and_topology_does_not():

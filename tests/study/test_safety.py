@@ -151,6 +151,22 @@ def test_a_change_drops_the_partial_caches_of_the_stage_it_affects(tmp_path):
     assert Store(root).networks()["analyzed"].all()  # earlier stages untouched
 
 
+def test_a_reset_compare_is_never_read_as_current(finished, tmp_path):
+    """After ``--force compare`` (or grid growth) the previous matrices, embeddings and
+    verdict are gone; a stopped compare is refused by the read API, not served."""
+    root, _ = copy_of(finished, tmp_path)
+    with load(root) as study:
+        assert study.distances("svcca").shape == (4, 4) and study.verdict() is not None
+    store = Store(root)
+    store.reset("compare")
+    store.close()
+    assert not (root / "compare").exists()
+    with load(root) as study:
+        assert study.verdict() is None and study.comparisons == []
+        with pytest.raises(StoreError, match="compare stage has not finished"):
+            study.distances("svcca")
+
+
 def test_force_accepts_the_change_and_keeps_the_history(tmp_path):
     root = tmp_path / "s"
     run_study(StudySpec.model_validate(spec_dict()), root, stages=("train",)).close()

@@ -144,10 +144,18 @@ def test_bundled_examples_load():
     from rnnscope.study import load_spec
 
     examples = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.toml"))
-    assert [p.stem for p in examples] == ["context", "flipflop", "sentiment_imdb", "sine"]
+    assert [p.stem for p in examples] == ["context", "flipflop", "sentiment_imdb", "sine", "universality",
+                                          "universality_context", "universality_sine"]  # fmt: skip
+    tasks = {
+        "universality": "flipflop",
+        "universality_context": "context",
+        "universality_sine": "sine",
+    }
     for path in examples:
         spec = load_spec(path)
-        assert spec.task.name == path.stem.split("_")[0]
+        assert spec.task.name == tasks.get(path.stem, path.stem.split("_")[0])
+        if path.stem.startswith("universality"):  # paper scale
+            assert spec.grid.size() >= (1000 if path.stem == "universality" else 200)
 
 
 @pytest.mark.parametrize(
@@ -170,7 +178,7 @@ def test_task_readouts_reach_the_report(tmp_path, task, expect):
     assert "read-out:" in text and expect in text
 
 
-@pytest.mark.parametrize("rule", ["auto", 2, "variance"])
+@pytest.mark.parametrize("rule", ["auto", 2, 100, "variance"])
 def test_distance_blocks_assemble_the_pairwise_matrix(tmp_path, rule):
     """Blocks of 3 networks (ragged edge) give exactly the pairwise matrix of the probe
     states the workers rebuilt from the parameters; a network's representation is
@@ -202,7 +210,9 @@ def test_distance_blocks_assemble_the_pairwise_matrix(tmp_path, rule):
         states = [study.probe_states(n) for n in range(8)]
         states = [x.reshape(-1, x.shape[-1]).astype(float) for x in states]
         assert sorted({x.shape[1] for x in states}) == [6, 10]
-        keep = {"auto": compare.study_keep(states), 2: 2, "variance": None}[rule]
+        keep = {"auto": compare.study_keep(states), 2: 2, 100: 6, "variance": None}[
+            rule
+        ]  # 100: clamped
         assert study.stage("compare")["svcca_keep"]["keep"] == keep
         for metric in ("cca", "svcca"):
             options = {"keep": keep} if metric == "svcca" and keep is not None else {}

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .embedding import _check_distances as check_square
+
 GROUPINGS = ("architecture", "activation", "architecture+activation")
 _NOUNS = {
     "architecture": "architectures",
@@ -40,15 +42,14 @@ _NOUNS = {
 }
 
 
+#: rows per piece where an [N, N] temporary would otherwise be made (10,000 networks:
+#: 80 MB pieces instead of 800 MB copies)
+_ROWS = 1024
+
+
 def _check_distances(d) -> np.ndarray:
-    d = np.asarray(d, dtype=np.float64)
-    if d.ndim != 2 or d.shape[0] != d.shape[1]:
-        raise ValueError(f"a distance matrix must be square [N, N], got shape {list(d.shape)}.")
-    if not np.isfinite(d).all():
-        raise ValueError("the distance matrix contains NaN or inf; drop those networks first.")
-    if not np.allclose(d, d.T, atol=1e-9):
-        raise ValueError("the distance matrix is not symmetric.")
-    return d
+    """Square, finite, symmetric float64 (checked in row pieces: no N² temporaries)."""
+    return check_square(d)
 
 
 def _silhouettes(d: np.ndarray, labels: np.ndarray, n_groups: int) -> np.ndarray:
@@ -58,7 +59,9 @@ def _silhouettes(d: np.ndarray, labels: np.ndarray, n_groups: int) -> np.ndarray
     onehot = np.zeros((p, n, n_groups))
     np.put_along_axis(onehot, labels[..., None], 1.0, axis=-1)
     sizes = onehot[0].sum(0)  # group sizes do not change under a permutation
-    sums = d @ onehot  # [P, N, G]: distance from i to group g
+    # distance from i to group g, [P, N, G]: one matrix product [N, N] @ [N, P·G]
+    sums = (d @ onehot.transpose(1, 0, 2).reshape(n, p * n_groups)).reshape(n, p, n_groups)
+    sums = sums.transpose(1, 0, 2)
     own = np.take_along_axis(sums, labels[..., None], -1)[..., 0]
     own_size = sizes[labels]
     a = own / np.maximum(own_size - 1, 1)
@@ -72,17 +75,22 @@ def _silhouettes(d: np.ndarray, labels: np.ndarray, n_groups: int) -> np.ndarray
     return s.mean(-1)
 
 
-def _neighbour_weights(d: np.ndarray, k: int, rng) -> np.ndarray:
-    """``[N, N]`` vote weights of each network's nearest others (rows sum to 1 for
-    ``k = 1``; to ``k`` otherwise)."""
+def _neighbour_weights(d: np.ndarray, k: int, rng):
+    """Vote weights of each network's nearest others. ``k = 1``: ``(tied, counts)``,
+    ``tied [N, N]`` bool marks the others at the smallest distance (each gets ``1 /
+    counts[i]`` of the vote), built in row pieces; ``k > 1``: dense ``[N, N]`` weights
+    summing to ``k`` per row."""
     n = len(d)
+    if k == 1:
+        scale = max(float(np.abs(d).max()), 1e-300)
+        tied = np.empty((n, n), dtype=bool)
+        for lo in range(0, n, _ROWS):
+            off = d[lo : lo + _ROWS].copy()
+            off[np.arange(len(off)), np.arange(lo, lo + len(off))] = np.inf
+            tied[lo : lo + len(off)] = off <= off.min(1, keepdims=True) + 1e-12 * scale
+        return tied, tied.sum(1)
     off = d + np.diag(np.full(n, np.inf))
     w = np.zeros((n, n))
-    if k == 1:
-        low = off.min(1, keepdims=True)
-        scale = max(float(np.abs(d).max()), 1e-300)
-        tied = off <= low + 1e-12 * scale
-        return tied / tied.sum(1, keepdims=True)
     order = rng.permutation(n)  # random tie-breaking: a stable sort of shuffled columns
     idx = order[np.argsort(off[:, order], axis=1, kind="stable")[:, :k]]
     # nearer neighbours get a tiny extra weight, so a tied vote goes to the nearest
@@ -90,13 +98,21 @@ def _neighbour_weights(d: np.ndarray, k: int, rng) -> np.ndarray:
     return w
 
 
-def _knn_accuracies(weights: np.ndarray, labels: np.ndarray, n_groups: int, k: int) -> np.ndarray:
+def _knn_accuracies(weights, labels: np.ndarray, n_groups: int, k: int) -> np.ndarray:
     p, n = labels.shape
     onehot = np.zeros((p, n, n_groups))
     np.put_along_axis(onehot, labels[..., None], 1.0, axis=-1)
+    if k == 1:  # expected accuracy over the tied nearest networks, in row pieces
+        tied, counts = weights
+        flat = onehot.transpose(1, 0, 2).reshape(n, p * n_groups)  # [N, P·G]
+        own = np.zeros((p, n))
+        for lo in range(0, n, _ROWS):
+            rows = slice(lo, lo + _ROWS)
+            votes = (tied[rows].astype(np.float64) @ flat).reshape(-1, p, n_groups)
+            mine = np.take_along_axis(votes, labels[:, rows].T[..., None], -1)[..., 0]
+            own[:, rows] = (mine / counts[rows, None]).T
+        return own.mean(-1)
     votes = weights @ onehot
-    if k == 1:  # expected accuracy over the tied nearest networks
-        return np.take_along_axis(votes, labels[..., None], -1)[..., 0].mean(-1)
     return (votes.argmax(-1) == labels).mean(-1)
 
 
@@ -263,7 +279,7 @@ def verdict_table(
                 keep = mask & lab.notna().to_numpy()
                 idx = np.flatnonzero(keep)
                 s = separation(
-                    d[np.ix_(idx, idx)],
+                    d if keep.all() else d[np.ix_(idx, idx)],  # no copy of the whole
                     lab.to_numpy()[idx],
                     k=k,
                     permutations=permutations,

@@ -269,11 +269,7 @@ def build_report(
         )
         fig, _ = figures.state_space(probe, fps.points.numpy(), index, fps.q.numpy(),
                                      fps.kind == "fixed", edges, title, dims=3)  # fmt: skip
-        blocks.append(
-            figs.add(
-                fig, f"state_space_3d_{arch}", "the same in PC1–PC3 (the 3-bit cube's corners)"
-            )
-        )
+        blocks.append(figs.add(fig, f"state_space_3d_{arch}", "the same in the top 3 PCs"))
         if len(fps):
             ev = fps.eigenvalues.numpy()
             fig, _ = figures.eigenvalue_spectrum(ev, stable, title)

@@ -157,6 +157,10 @@ class Study:
 
     # ------------------------------------------------------------ population
     def _compare_file(self, name: str) -> dict[str, np.ndarray]:
+        if self.stage("compare") is None:  # a running or stopped compare: matrices partial
+            raise StoreError(
+                f"{self.root}: the compare stage has not finished; run `rnnscope run {self.root}` to finish it."
+            )
         path = self.store.compare_path(name)
         if not path.exists():
             known = ", ".join(self.comparisons) or "none yet: run the compare stage"
@@ -196,7 +200,7 @@ class Study:
         architecture, activation and both, over all networks and within each hidden
         size), or ``None`` before the compare stage."""
         path = self.root / "compare" / "verdict.csv"
-        if not path.exists():
+        if self.stage("compare") is None or not path.exists():
             return None
         return pd.read_csv(path)
 

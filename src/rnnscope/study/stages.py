@@ -357,7 +357,10 @@ def count_unit(spec_json: str, rows: list[dict], params: list[dict], device: str
     for row, p in zip(rows, params, strict=True):
         states = family.probe_states(spec, row, p, device=device)
         matrix = states.reshape(-1, states.shape[-1])
-        out.append((int(row["network"]), compare.principal_count(matrix, 0.9), matrix.shape[1]))
+        alive = bool(np.isfinite(matrix).all()) and float(np.ptp(matrix, axis=0).max()) > 0
+        # a dead or non-finite network is left out of the comparison: it casts no count
+        count = compare.principal_count(matrix, 0.9) if alive else -1
+        out.append((int(row["network"]), count, matrix.shape[1]))
     return out
 
 
@@ -510,6 +513,8 @@ def compare_stage(
         units = (((i, j), (name, side(i), side(j))) for i, j in todo_blocks)
         for (i, j), done in _run(executor, block_unit, units):
             d = np.asarray(done.value, dtype=np.float32)
+            if i == j:  # a diagonal block: symmetric in itself, so the whole matrix is
+                d = 0.5 * (d + d.T)
             matrix[i : i + d.shape[0], j : j + d.shape[1]] = d
             matrix[j : j + d.shape[1], i : i + d.shape[0]] = d.T
             matrix.flush()
@@ -518,9 +523,8 @@ def compare_stage(
         bar.close()
         np.fill_diagonal(matrix, 0.0)  # float32 bases give d(i, i) ~ 1e-7, not 0
         matrix.flush()
-        d = np.asarray(matrix, dtype=np.float64)
-        d = 0.5 * (d + d.T)
-        np.fill_diagonal(d, 0.0)
+        d = np.asarray(matrix, dtype=np.float64)  # symmetric block by block: one copy
+        del matrix  # its pages leave the process: the float64 copy is the one N² array held
         embedding = compare.mds(d) if len(d) > 2 else np.zeros((len(d), 2))
         store.save_arrays(store.compare_path(name), {"networks": ids, "embedding": embedding})
         groups = len(set(labels.tolist()))
@@ -528,7 +532,7 @@ def compare_stage(
         tables.append(
             compare.verdict_table({name: d}, rows, permutations=spec.compare.permutations, seed=0)
         )
-        del matrix, d
+        del d
         log(f"compare {name}: silhouette by architecture {_fmt(scores[name])}")
     table = pd.concat(tables, ignore_index=True)
     store.write_text("compare/verdict.csv", table.to_csv(index=False))
@@ -557,11 +561,13 @@ def _svcca_keep(spec: StudySpec, store: Store, rows, ids, executor, progress: bo
             "text": "each network keeps its own 99%-variance components",
         }
     if isinstance(rule, int):
-        return {
-            "rule": rule,
-            "keep": rule,
-            "text": f"keep = {rule} components for every pair (set in the spec)",
-        }
+        smallest = int(rows["hidden_size"].min())  # the probe states are h: hidden units
+        keep = min(rule, smallest)
+        said = (
+            "" if keep == rule else f"; {rule} clamped to the smallest network's {smallest} units"
+        )
+        text = f"keep = {keep} components for every pair (set in the spec{said})"
+        return {"rule": rule, "keep": keep, "text": text}
     path = store.root / "compare" / "prepared" / "svcca_counts.npz"  # reset with the cache
     counts = None
     if path.exists():
@@ -586,6 +592,13 @@ def _svcca_keep(spec: StudySpec, store: Store, rows, ids, executor, progress: bo
         counts = np.array([found[int(n)][0] for n in ids])
         units = np.array([found[int(n)][1] for n in ids])
         store.save_arrays(path, {"networks": ids, "counts": counts, "units": units})
+    counts, units = counts[counts >= 0], units[counts >= 0]
+    if not len(counts):
+        return {
+            "rule": rule,
+            "keep": None,
+            "text": "no network has varying states: nothing to count",
+        }
     keep = compare.keep_from_counts(counts, int(units.min()))
     text = (
         f"keep = {keep} components for every pair (median of the networks' 90%-variance counts; "

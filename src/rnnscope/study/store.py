@@ -432,8 +432,9 @@ class Store:
             if "compare" in later:
                 db.execute("DELETE FROM blocks")
             db.executemany("DELETE FROM stages WHERE name=?", [(s,) for s in (*later, "report")])
-        if "compare" in later:  # representations of networks that may have changed
-            shutil.rmtree(self.root / "compare" / "prepared", ignore_errors=True)
+        if "compare" in later:  # matrices, embeddings, verdict and representations:
+            # a reader must never see a previous spec's (or network set's) comparisons
+            shutil.rmtree(self.root / "compare", ignore_errors=True)
         (self.root / "report" / "index.html").unlink(missing_ok=True)
         for folder in ("figures", "networks"):  # a rebuilt report draws them anew
             shutil.rmtree(self.root / "report" / folder, ignore_errors=True)
