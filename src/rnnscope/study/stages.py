@@ -464,10 +464,9 @@ def compare_stage(
     ]
     block = spec.run.compare_block
     units = (
-        (None, (spec_json, _records(rows.iloc[chunk]), [store.load_arrays(store.params_path(int(ids[i]))) for i in chunk],
-                metrics, spec.run.device, options))
-        for chunk in (todo[s : s + 8] for s in range(0, len(todo), 8))
-    )  # fmt: skip
+        (None, (spec_json, records, params, metrics, spec.run.device, options))
+        for records, params in _network_chunks(store, rows, ids, todo)
+    )
     bar = Meter(len(todo), "compare: representations", enabled=progress)
     excluded = {}
     for _, done in _run(executor, prepare_unit, units):
@@ -549,6 +548,16 @@ def compare_stage(
     store.finish_stage("compare", info)
 
 
+def _network_chunks(store: Store, rows, ids, positions, size: int = 8):
+    """``(records, parameters)`` of the networks at ``positions`` of ``rows``/``ids``,
+    ``size`` at a time: the inputs of a per-network unit of work (loaded lazily)."""
+    positions = list(positions)
+    for s in range(0, len(positions), size):
+        chunk = positions[s : s + size]
+        params = [store.load_arrays(store.params_path(int(ids[i]))) for i in chunk]
+        yield _records(rows.iloc[chunk]), params
+
+
 def _svcca_keep(spec: StudySpec, store: Store, rows, ids, executor, progress: bool) -> dict:
     """The one SVCCA ``keep`` of the study (``[compare] svcca_keep``). For ``"auto"``
     the networks' 90%-variance counts are computed on the executor and kept in
@@ -576,12 +585,10 @@ def _svcca_keep(spec: StudySpec, store: Store, rows, ids, executor, progress: bo
             counts, units = cached["counts"], cached["units"]
     if counts is None:
         spec_json = spec.model_dump_json()
-        chunks = [list(range(s, min(s + 8, len(ids)))) for s in range(0, len(ids), 8)]
         units_of_work = (
-            (None, (spec_json, _records(rows.iloc[c]), [store.load_arrays(store.params_path(int(ids[i]))) for i in c],
-                    spec.run.device))
-            for c in chunks
-        )  # fmt: skip
+            (None, (spec_json, records, params, spec.run.device))
+            for records, params in _network_chunks(store, rows, ids, range(len(ids)))
+        )
         found: dict[int, tuple[int, int]] = {}
         bar = Meter(len(ids), "compare svcca: component counts", enabled=progress)
         for _, done in _run(executor, count_unit, units_of_work):
