@@ -118,3 +118,28 @@ def test_readonly_store_writes_nothing(tmp_path):
         reader.finish_stage("train", {})
     reader.close()
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "s").iterdir()} == before
+
+
+def test_stores_without_the_search_columns_open_and_keep_their_keys(tmp_path):
+    import sqlite3
+
+    store = Store(tmp_path / "s", create=True)
+    store.add_networks(make_grid(architectures=["gru"], learning_rates=[0.01], seeds=[0]))
+    store.close()
+    db = sqlite3.connect(tmp_path / "s" / "index.sqlite")
+    ((key,),) = db.execute("SELECT key FROM networks").fetchall()
+    assert key == "gru|64|-|0.01|0.0|0"  # the key earlier versions gave this network
+    db.execute("ALTER TABLE networks DROP COLUMN grad_clip")  # as an earlier version wrote it
+    db.execute("ALTER TABLE networks DROP COLUMN embedding_size")
+    db.commit()
+    db.close()
+    frame = Store(tmp_path / "s", readonly=True).networks()
+    assert frame["grad_clip"].isna().all()
+    store = Store(tmp_path / "s")
+    again = store.add_networks(make_grid(architectures=["gru"], learning_rates=[0.01], seeds=[0]))
+    assert list(again["network"]) == [0] and len(store.networks()) == 1
+    clipped = store.add_networks(
+        make_grid(architectures=["gru"], learning_rates=[0.01], seeds=[0], grad_clips=[0.5])
+    )
+    assert list(clipped["network"]) == [1]  # another clip: another network
+    assert store.networks().set_index("network").loc[1, "grad_clip"] == 0.5

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from rnnscope.train import make_grid
+from rnnscope.train import make_grid, sample_grid
 from rnnscope.train.grid import check_grid
 
 
@@ -55,3 +55,36 @@ def test_hand_made_grids_are_checked():
     bad.loc[0, "architecture"] = "mlp"
     with pytest.raises(ValueError, match="unknown architecture 'mlp'"):
         check_grid(bad)
+
+
+def test_grid_varies_clips_and_embedding_widths_only_when_asked():
+    plain = make_grid(["gru"], [8], learning_rates=[1e-3])
+    assert plain["grad_clip"].isna().all() and plain["embedding_size"].isna().all()
+    grid = make_grid(
+        ["gru"], [8], learning_rates=[1e-3], grad_clips=[0.5, 5.0], embedding_sizes=[4, 8]
+    )
+    assert len(grid) == 4
+    assert sorted(zip(grid["grad_clip"], grid["embedding_size"], strict=True)) == [
+        (0.5, 4), (0.5, 8), (5.0, 4), (5.0, 8)
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="gradient clips must be >= 0"):
+        make_grid(grad_clips=[-1.0])
+    with pytest.raises(ValueError, match="embedding sizes must be positive integers"):
+        make_grid(embedding_sizes=[0])
+
+
+def test_random_search_draws_configurations_per_architecture_with_all_their_seeds():
+    grid = make_grid(
+        ["vanilla", "gru"], [8, 16], learning_rates=[1e-3, 3e-3], l2=[0.0, 1e-4], seeds=[0, 1]
+    )  # 8 configurations per architecture, 2 seeds each
+    picked = sample_grid(grid, 3, seed=1)
+    assert list(picked["network"]) == list(range(len(picked)))
+    config = ["architecture", "hidden_size", "learning_rate", "l2"]
+    per_arch = picked.groupby("architecture")[config[1:]].apply(lambda f: len(f.drop_duplicates()))
+    assert per_arch.to_dict() == {"gru": 3, "vanilla": 3}
+    assert (picked.groupby(config)["seed"].apply(sorted).map(tuple) == (0, 1)).all()
+    assert picked.equals(sample_grid(grid, 3, seed=1))  # seeded
+    assert not picked.equals(sample_grid(grid, 3, seed=2))
+    assert len(sample_grid(grid, 100)) == len(grid)  # fewer configurations: all kept
+    with pytest.raises(ValueError, match="at least 1"):
+        sample_grid(grid, 0)

@@ -63,3 +63,16 @@ def test_a_non_finite_update_leaves_the_network_and_its_state_unchanged():
         torch.equal(v[1], torch.zeros_like(v[1])) for k, v in pop.work_state.items() if "/" in k
     )
     assert not torch.equal(pop.work["W"][0].detach(), torch.ones(3))
+
+
+def test_per_network_clip_follows_the_network_when_others_retire():
+    params = {"W": torch.zeros(3, 2)}
+    clip = torch.tensor([1.0, 0.0, 0.1])  # 0: no clip
+    opt = optim.chain(optim.clip_by_network_norm(clip), optim.scale_by_learning_rate(torch.ones(3)))
+    pop = Population(params, opt, torch.zeros(3))
+    pop.step((pop.work["W"] * 10).sum(1), 1)  # gradient norm 10·√2 each
+    torch.testing.assert_close(pop.work["W"].norm(dim=1), torch.tensor([1.0, 10 * 2**0.5, 0.1]))
+    pop.retire([0])  # networks 1 and 2 keep their own clips in a smaller working set
+    pop.step((pop.work["W"] * 10).sum(1), 2)
+    pop.retire([1, 2])
+    torch.testing.assert_close(pop.master["W"].norm(dim=1), torch.tensor([1.0, 20 * 2**0.5, 0.2]))

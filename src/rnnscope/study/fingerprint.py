@@ -89,6 +89,8 @@ def spec_change(old: StudySpec, new: StudySpec) -> SpecChange:
             continue
         if key == "seeds":
             (change.grown if now > was else change.changed).append(f"grid.{key}")
+        elif not isinstance(was, list) or not isinstance(now, list):
+            change.changed.append(f"grid.{key}")  # a search, or a list set or unset
         elif set(was) == set(now):
             continue  # the same values in another order: the same networks
         elif set(was) <= set(now):

@@ -31,7 +31,7 @@ from .store import Store, StoreError
 #: the columns of :attr:`Study.networks` (hyperparameters, training, fixed-point counts)
 NETWORK_COLUMNS = [
     "network", "architecture", "hidden_size", "activation", "learning_rate", "l2", "seed",
-    "status", "steps", "loss", "eval_loss", "accuracy", "test_accuracy", "wall_time_s",
+    "grad_clip", "embedding_size", "status", "steps", "loss", "eval_loss", "accuracy", "test_accuracy", "wall_time_s",
     "trained", "analyzed", "n_fixed", "n_stable", "n_index1", "n_index2", "n_index3_plus", "memory",
     "train_host", "train_pid", "analyze_host", "analyze_pid",
 ]  # fmt: skip

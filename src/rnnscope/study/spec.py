@@ -95,6 +95,18 @@ class GridSpec(_Strict):
     seeds: int = Field(
         4, gt=0, le=MAX_NETWORKS, description="networks per grid point: seeds 0 … seeds-1"
     )
+    grad_clips: list[float] | None = Field(
+        None, min_length=1, description="per-network gradient clips (0: none); default: [train]'s"
+    )
+    embedding_sizes: list[int] | None = Field(
+        None, min_length=1, description="embedding widths (text tasks); default: [train]'s"
+    )
+    search: int | None = Field(
+        None,
+        gt=0,
+        description="random search: this many configurations per architecture drawn from the grid",
+    )
+    search_seed: int = Field(0, ge=0, description="seeds the random search's draw")
 
     @field_validator("architectures")
     @classmethod
@@ -137,15 +149,32 @@ class GridSpec(_Strict):
             raise ValueError("L2 coefficients must be >= 0")
         return v
 
+    @field_validator("grad_clips")
+    @classmethod
+    def _clips(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and any(x < 0 for x in v):
+            raise ValueError("gradient clips must be >= 0 (0: no clip)")
+        return v
+
+    @field_validator("embedding_sizes")
+    @classmethod
+    def _embeddings(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and any(d <= 0 or d > MAX_HIDDEN for d in v):
+            raise ValueError(f"embedding sizes must lie in 1 … {MAX_HIDDEN}")
+        return v
+
     def size(self) -> int:
-        """How many networks the grid holds (gated cells ignore ``activations``)."""
+        """How many networks the grid holds (gated cells ignore ``activations``; a
+        ``search`` keeps at most that many configurations per architecture)."""
         from ..train.grid import ACTIVATION_ARCHITECTURES
 
-        per = len(self.hidden_sizes) * len(self.learning_rates) * len(self.l2) * self.seeds
-        return sum(
-            per * (len(set(self.activations)) if a in ACTIVATION_ARCHITECTURES else 1)
-            for a in dict.fromkeys(self.architectures)
-        )
+        configs = len(self.hidden_sizes) * len(self.learning_rates) * len(self.l2)
+        configs *= len(self.grad_clips or [0]) * len(self.embedding_sizes or [0])
+        total = 0
+        for a in dict.fromkeys(self.architectures):
+            n = configs * (len(set(self.activations)) if a in ACTIVATION_ARCHITECTURES else 1)
+            total += (n if self.search is None else min(n, self.search)) * self.seeds
+        return total
 
     @model_validator(mode="after")
     def _bounded(self) -> GridSpec:
@@ -183,6 +212,20 @@ class TextTrainSpec(_Strict):
     embedding_scale: float = Field(
         0.05, gt=0, description="standard deviation of the initial embeddings"
     )
+    recurrent_init: dict[str, Literal["fan_in", "orthogonal"]] = Field(
+        default_factory=lambda: {"vanilla": "orthogonal"},
+        description="recurrent-weight initialiser per architecture (others: fan_in)",
+    )
+
+    @field_validator("recurrent_init")
+    @classmethod
+    def _inits(cls, v: dict[str, str]) -> dict[str, str]:
+        for a in v:
+            if a not in ARCHITECTURES:
+                raise ValueError(
+                    f"unknown architecture {a!r}; choose from {', '.join(map(repr, ARCHITECTURES))}"
+                )
+        return v
 
 
 class TrialFixedPointSpec(_Strict):
@@ -205,6 +248,10 @@ class TextFixedPointSpec(_Strict):
     candidates: int = Field(512, gt=0, le=MAX_CANDIDATES, description="candidates per network")
     noise: float = Field(0.0, ge=0, description="σ of noise added to sampled states")
     tol_q_mean: float = Field(1e-8, gt=0, description="keep points with ‖F(h) − h‖² / S below this")
+    modifiers: list[str] = Field(
+        default_factory=lambda: ["not", "very"],
+        description="modifier words whose effect on the valence words is measured (those in the vocabulary)",
+    )
 
 
 class ProbeSpec(_Strict):
@@ -351,6 +398,10 @@ class StudySpec(_Strict):
             task = make_task(self.task.name, **self.task.options)
         except (TypeError, ValueError) as err:
             raise ValueError(f"task options: {err}") from None
+        if self.grid.embedding_sizes is not None and not hasattr(self.train, "embedding_size"):
+            raise ValueError(
+                f"grid.embedding_sizes: only text tasks embed tokens; drop it for {self.task.name!r}"
+            )
         width = max(
             int(getattr(task, "input_size", 1) or 1), int(getattr(task, "output_size", 1) or 1)
         )
@@ -439,12 +490,18 @@ def load_spec(path: str | Path) -> StudySpec:
 #: result-determining keys added after stores were first written, with the behaviour of
 #: the code before them: a stored spec that lacks such a key ran with this value
 LEGACY_VALUES: dict[tuple[str, str], object] = {("compare", "svcca_keep"): "variance"}
+#: the same for text (sentiment) studies: vanilla networks were fan-in initialised
+LEGACY_TEXT_VALUES: dict[tuple[str, str], object] = {("train", "recurrent_init"): {}}
 
 
 def stored_spec(text: str) -> StudySpec:
     """The spec a store recorded (JSON), keys it predates read as what it ran with."""
     data = json.loads(text)
-    for (section, key), value in LEGACY_VALUES.items():
+    legacy = dict(LEGACY_VALUES)
+    task = data.get("task", {})
+    if isinstance(task, dict) and task.get("name") == "sentiment":
+        legacy.update(LEGACY_TEXT_VALUES)
+    for (section, key), value in legacy.items():
         part = data.setdefault(section, {})
         if isinstance(part, dict):
             part.setdefault(key, value)

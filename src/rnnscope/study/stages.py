@@ -24,7 +24,8 @@ import pandas as pd
 
 from .. import compare
 from .._progress import Meter
-from ..train import make_grid
+from ..train import make_grid, sample_grid
+from ..train._loop import GROUP_KEYS, group_frame
 from .executors import InProcess
 from .families import family_of, memory_label
 from .fingerprint import describe, spec_change
@@ -190,9 +191,17 @@ def _run(executor, fn, tagged: Iterable[tuple[object, tuple]], window: int | Non
 
 def _grid(spec: StudySpec) -> pd.DataFrame:
     g = spec.grid
-    return make_grid(
-        g.architectures, g.hidden_sizes, g.activations, g.learning_rates, g.l2, list(range(g.seeds))
+    grid = make_grid(
+        g.architectures,
+        g.hidden_sizes,
+        g.activations,
+        g.learning_rates,
+        g.l2,
+        list(range(g.seeds)),
+        grad_clips=g.grad_clips,
+        embedding_sizes=g.embedding_sizes,
     )
+    return grid if g.search is None else sample_grid(grid, g.search, g.search_seed)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -246,13 +255,10 @@ def train_stage(
     frame = _verify(store, store.networks(), "trained", store.params_path, "train", log)
     trained = set(frame.loc[frame["trained"], "network"])
     todo = grid[~grid["network"].isin(trained)]
-    keys = ["architecture", "hidden_size", "activation"]
     chunk = spec.run.train_chunk
     units = [
         rows[i : i + chunk]
-        for _, group in todo.assign(activation=todo["activation"].astype(object)).groupby(
-            keys, sort=False, dropna=False
-        )
+        for _, group in group_frame(todo).groupby(GROUP_KEYS, sort=False, dropna=False)
         for rows in [_records(group)]
         for i in range(0, len(rows), chunk)
     ]

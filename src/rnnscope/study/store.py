@@ -41,7 +41,12 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()
 
 #: columns that identify a network: its id is looked up by these, never by row order
-KEY_COLUMNS = ("architecture", "hidden_size", "activation", "learning_rate", "l2", "seed")
+KEY_COLUMNS = (
+    "architecture", "hidden_size", "activation", "learning_rate", "l2", "seed",
+    "grad_clip", "embedding_size",
+)  # fmt: skip
+#: columns later versions added to ``networks``: (name, SQL type), added on open
+_ADDED_COLUMNS = (("grad_clip", "REAL"), ("embedding_size", "INTEGER"))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS networks (
@@ -53,6 +58,8 @@ CREATE TABLE IF NOT EXISTS networks (
     learning_rate REAL NOT NULL,
     l2 REAL NOT NULL,
     seed INTEGER NOT NULL,
+    grad_clip REAL,
+    embedding_size INTEGER,
     status TEXT,
     steps INTEGER,
     loss REAL,
@@ -100,14 +107,30 @@ class StoreError(ValueError):
     """A store that cannot be read or written; the message names the file and the way out."""
 
 
-def network_key(architecture, hidden_size, activation, learning_rate, l2, seed) -> str:
-    """The canonical identity of a network: its hyperparameters (floats exactly)."""
-    act = (
-        "-"
-        if activation is None or (isinstance(activation, float) and activation != activation)
-        else activation
-    )
-    return f"{architecture}|{int(hidden_size)}|{act}|{float(learning_rate)!r}|{float(l2)!r}|{int(seed)}"
+def network_key(
+    architecture,
+    hidden_size,
+    activation,
+    learning_rate,
+    l2,
+    seed,
+    grad_clip=None,
+    embedding_size=None,
+) -> str:
+    """The canonical identity of a network: its hyperparameters (floats exactly). The
+    per-network clip and embedding width join the key only when set, so networks of
+    grids that do not vary them keep the keys earlier versions gave them."""
+    act = "-" if _absent(activation) else activation
+    key = f"{architecture}|{int(hidden_size)}|{act}|{float(learning_rate)!r}|{float(l2)!r}|{int(seed)}"
+    if not _absent(grad_clip):
+        key += f"|clip={float(grad_clip)!r}"
+    if not _absent(embedding_size):
+        key += f"|embedding={int(embedding_size)}"
+    return key
+
+
+def _absent(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def _os_error(path: Path, err: OSError) -> StoreError:
@@ -207,6 +230,10 @@ class Store:
             db = sqlite3.connect(path, isolation_level=None, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(networks)")}
+            for name, kind in _ADDED_COLUMNS:
+                if name not in have:  # a store an earlier version wrote
+                    db.execute(f"ALTER TABLE networks ADD COLUMN {name} {kind}")
             return db
         except sqlite3.DatabaseError as err:
             raise self._db_error(err, path) from None
@@ -321,7 +348,7 @@ class Store:
         """Register the grid's networks by their hyperparameters; networks already in
         the store keep their ids, new ones get the next free ids. Returns ``grid`` with
         its ``network`` column set to the store's ids."""
-        keys = [network_key(*(getattr(r, c) for c in KEY_COLUMNS)) for r in grid.itertuples()]
+        keys = [network_key(*(getattr(r, c, None) for c in KEY_COLUMNS)) for r in grid.itertuples()]
         with self._transaction() as db:
             known = {k for (k,) in db.execute("SELECT key FROM networks")}
             (top,) = db.execute("SELECT COALESCE(MAX(network), -1) FROM networks").fetchone()
@@ -330,11 +357,13 @@ class Store:
                     continue
                 top += 1
                 known.add(key)
+                clip, emb = getattr(r, "grad_clip", None), getattr(r, "embedding_size", None)
                 db.execute(
-                    "INSERT INTO networks (network, key, architecture, hidden_size, activation, learning_rate, l2, seed) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO networks (network, key, architecture, hidden_size, activation, learning_rate, l2, seed, "
+                    "grad_clip, embedding_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (top, key, r.architecture, int(r.hidden_size), None if pd.isna(r.activation) else r.activation,
-                     float(r.learning_rate), float(r.l2), int(r.seed)),
+                     float(r.learning_rate), float(r.l2), int(r.seed),
+                     None if _absent(clip) else float(clip), None if _absent(emb) else int(emb)),
                 )  # fmt: skip
         ids = dict(self._query("SELECT key, network FROM networks"))
         out = grid.copy()
@@ -361,6 +390,11 @@ class Store:
         """All networks: hyperparameters, training status and metrics, stage flags."""
         with self._sql() as db:
             frame = pd.read_sql_query("SELECT * FROM networks ORDER BY network", db)
+        for name, _ in _ADDED_COLUMNS:
+            if name not in frame:  # a read-only store an earlier version wrote
+                frame[name] = np.nan
+        frame["grad_clip"] = frame["grad_clip"].astype(float)
+        frame["embedding_size"] = frame["embedding_size"].astype("Int64")
         frame["trained"] = frame["trained"].astype(bool)
         frame["analyzed"] = frame["analyzed"].astype(bool)
         return frame

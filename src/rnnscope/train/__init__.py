@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from . import optim
 from .bag_of_words import BagOfWords, bag_of_words_baseline
-from .grid import make_grid
+from .grid import make_grid, sample_grid
 from .result import TrainedGroup, TrainResult
 from .text import TextTrainConfig, evaluate_text, train_text_population
 from .trainer import TrainConfig, train_population
@@ -21,6 +21,7 @@ __all__ = [
     "evaluate_text",
     "make_grid",
     "optim",
+    "sample_grid",
     "train_population",
     "train_text_population",
 ]

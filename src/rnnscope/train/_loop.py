@@ -140,8 +140,15 @@ class Recipe:
     max_steps: int
     divergence_loss: float = math.inf
 
-    def network(self, architecture: str, hidden_size: int, activation: str | None):
-        """The network object of a group."""
+    def network(
+        self,
+        architecture: str,
+        hidden_size: int,
+        activation: str | None,
+        embedding_size: int | None = None,
+    ):
+        """The network object of a group (``embedding_size``: a grid's per-row value,
+        ``None`` for the config's; only text classifiers have one)."""
         raise NotImplementedError
 
     def decay_keys(self, params: Params) -> list[str]:
@@ -181,8 +188,8 @@ def train_grid(
     grouped = list(groups(grid))
     records, history, trained = [], [], []
     with _Progress(progress) as report:
-        for arch, size, act, rows, label in grouped:
-            net = recipe.network(arch, size, act)
+        for arch, size, act, emb, rows, label in grouped:
+            net = recipe.network(arch, size, act, emb)
 
             def group_report(done: int, final: bool = False, label: str = label) -> None:
                 # a group that stops early ends its bar at the step it reached
@@ -198,15 +205,41 @@ def train_grid(
     return TrainResult(networks, hist_frame, trained, task, config)
 
 
+#: grid columns whose values set parameter shapes (or the cell): one group per combination
+GROUP_KEYS = ["architecture", "hidden_size", "activation", "embedding_size"]
+
+
+def group_frame(grid: pd.DataFrame) -> pd.DataFrame:
+    """``grid`` with its group keys as plain objects, missing values ``None``, ready for
+    ``groupby(GROUP_KEYS, sort=False, dropna=False)``."""
+    if "embedding_size" not in grid:  # a grid built by hand before the column existed
+        grid = grid.assign(embedding_size=None)
+    keys = grid[GROUP_KEYS[2:]].astype(object)
+    return grid.assign(**keys.where(keys.notna(), None))
+
+
 def groups(grid: pd.DataFrame):
-    """``(architecture, hidden_size, activation or None, rows, label)`` for each group of
-    networks whose parameters share shapes."""
-    keys = ["architecture", "hidden_size", "activation"]
-    frame = grid.assign(activation=grid["activation"].astype(object))
-    for (arch, size, activation), rows in frame.groupby(keys, sort=False, dropna=False):
-        nan = isinstance(activation, float) and math.isnan(activation)
-        act = None if activation is None or nan else activation
-        yield arch, int(size), act, rows, f"{arch}-{size}" + (f"-{act}" if act else "")
+    """``(architecture, hidden_size, activation or None, embedding_size or None, rows,
+    label)`` for each group of networks whose parameters share shapes."""
+    frame = group_frame(check_grid(grid))
+    for (arch, size, act, emb), rows in frame.groupby(GROUP_KEYS, sort=False, dropna=False):
+        act = None if _missing(act) else act
+        emb = None if _missing(emb) else int(emb)
+        label = f"{arch}-{size}" + (f"-{act}" if act else "") + (f"-e{emb}" if emb else "")
+        yield arch, int(size), act, emb, rows, label
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def grad_clips(rows: pd.DataFrame, default: float) -> torch.Tensor | float:
+    """Each row's gradient clip (the config's where the grid does not set one): ``[n]``,
+    or the config's number when no row sets its own."""
+    clips = rows["grad_clip"].astype(float) if "grad_clip" in rows else None
+    if clips is None or clips.isna().all():
+        return default
+    return torch.tensor(clips.fillna(default).to_numpy(), dtype=torch.float32)
 
 
 def train_group(recipe: Recipe, net, rows: pd.DataFrame, device: torch.device, report):
@@ -215,7 +248,9 @@ def train_group(recipe: Recipe, net, rows: pd.DataFrame, device: torch.device, r
     run = GroupRun(rows, recipe.max_steps, device)
     params = {k: v.to(device) for k, v in net.init(run.n, seed=run.seeds).items()}
     learning_rate = torch.tensor(rows["learning_rate"].to_numpy(), dtype=torch.float32)
-    optimiser = optim.adam(learning_rate, *config.betas, config.eps, config.grad_clip)
+    optimiser = optim.adam(
+        learning_rate, *config.betas, config.eps, grad_clips(rows, config.grad_clip)
+    )
     pop = Population(params, optimiser, torch.tensor(rows["l2"].to_numpy(), dtype=torch.float32))
     noise = NoiseStreams(run.seeds, config.state_noise, net.state_size, device)
     decay = recipe.decay_keys(params)

@@ -61,16 +61,32 @@ def network_norm(tensors: Tensors) -> torch.Tensor:
     return torch.sqrt(sum(t.pow(2).flatten(1).sum(1) for t in tensors.values()))
 
 
-def clip_by_network_norm(max_norm: float) -> Transform:
-    """Scale each network's gradient so its norm is at most ``max_norm`` (0: no clip)."""
+def clip_by_network_norm(max_norm: float | torch.Tensor) -> Transform:
+    """Scale each network's gradient so its norm is at most ``max_norm`` (0: no clip).
 
-    def update(grads, state, params, step):
+    ``max_norm`` is one number for all networks or a vector ``[N]``, one per network
+    (kept in the state, so it follows selections of networks; 0 entries: no clip)."""
+    if not torch.is_tensor(max_norm):
         if max_norm <= 0:
-            return grads, state
-        scale = torch.clamp(max_norm / (network_norm(grads) + 1e-12), max=1.0)
+            return Transform(lambda params: {}, lambda grads, state, params, step: (grads, state))
+
+        def update(grads, state, params, step):
+            scale = torch.clamp(max_norm / (network_norm(grads) + 1e-12), max=1.0)
+            return {k: g * _per_network(scale, g) for k, g in grads.items()}, state
+
+        return Transform(lambda params: {}, update)
+
+    def init(params):
+        like = next(iter(params.values()))
+        return {"max_norm": max_norm.to(like.device, like.dtype)}
+
+    def update_each(grads, state, params, step):
+        limit = state["max_norm"]
+        scale = torch.clamp(limit / (network_norm(grads) + 1e-12), max=1.0)
+        scale = torch.where(limit > 0, scale, torch.ones_like(scale))
         return {k: g * _per_network(scale, g) for k, g in grads.items()}, state
 
-    return Transform(lambda params: {}, update)
+    return Transform(init, update_each)
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Transform:
@@ -139,9 +155,10 @@ def adam(
     b1: float = 0.9,
     b2: float = 0.999,
     eps: float = 1e-8,
-    grad_clip: float = 0.0,
+    grad_clip: float | torch.Tensor = 0.0,
 ) -> Transform:
-    """Per-network Adam with an optional per-network gradient-norm clip."""
+    """Per-network Adam with an optional per-network gradient-norm clip (one number,
+    or ``[N]``: one per network)."""
     return chain(
         clip_by_network_norm(grad_clip),
         scale_by_adam(b1, b2, eps),

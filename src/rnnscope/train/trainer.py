@@ -160,7 +160,12 @@ class _TrialRecipe(Recipe):
             config.eval_batch_size, seed=config.data_seed + _EVAL_SEED_OFFSET
         )
 
-    def network(self, architecture, hidden_size, activation) -> RNN:
+    def network(self, architecture, hidden_size, activation, embedding_size=None) -> RNN:
+        if embedding_size is not None:
+            raise ValueError(
+                "the grid sets embedding_size, which only text classifiers have; "
+                "drop embedding_sizes from the grid of a trial task."
+            )
         options = dict(self.config.cell_options.get(architecture, {}))
         if activation is not None:
             options["activation"] = activation
