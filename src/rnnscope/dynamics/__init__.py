@@ -27,8 +27,9 @@ from .integration import (
     principal_variance,
 )
 from .limit_cycle import LimitCycle, find_limit_cycle
-from .line_attractor import LineAttractor, fit_line_attractor
+from .line_attractor import LineAttractor, fit_line_attractor, readout_subspace_share
 from .linearize import Linearization, linearize
+from .modifiers import ModifierEffect, modifier_effects
 from .periodic import PeriodicOrbits, find_periodic_orbits
 from .scaffold import MemoryStructure, find_scaffold, memory_structure
 from .surrogate import LinearizedModel
@@ -45,6 +46,7 @@ __all__ = [
     "LinearizedModel",
     "LinearizedReadout",
     "MemoryStructure",
+    "ModifierEffect",
     "Newton",
     "Outliers",
     "PeriodicOrbits",
@@ -60,7 +62,9 @@ __all__ = [
     "linearize",
     "linearized_readout",
     "memory_structure",
+    "modifier_effects",
     "principal_variance",
+    "readout_subspace_share",
     "sample_candidates",
     "unstable_manifold_graph",
 ]

@@ -139,6 +139,7 @@ class IntegrationAnalysis:
             "fixed_points": self.n_fixed_points,
             "line_attractor": float(self.is_line_attractor()),
             "line_dimension": line.dimension if line else 0,
+            "participation_ratio": line.participation_ratio if line else float("nan"),
             "line_variance_pc1": float(line.explained_variance_ratio[0]) if line else float("nan"),
             "readout_alignment": float(line.readout_alignment[0])
             if line is not None and line.readout_alignment is not None
@@ -340,7 +341,6 @@ MODES = ("top", "line", "integration")
 def _choose_mode(mode, lin, right, direction, readout_gain) -> np.ndarray:
     """Index of the evidence mode at each point (see ``analyze_integration``'s ``mode``);
     ``readout_gain [M, S]`` is ``wᵀ r_a`` per point and mode."""
-    m = lin.eigenvalues.shape[0]
     if mode == "line" and direction is not None:
         # the slowest real mode lying along the line (|cos| ≥ 0.3): on a line
         # attractor the near-unit mode; at a saddle on the line, not its unstable mode
@@ -357,7 +357,10 @@ def _choose_mode(mode, lin, right, direction, readout_gain) -> np.ndarray:
         with np.errstate(divide="ignore"):
             weight = np.abs(readout_gain) / np.abs(1 - lin.eigenvalues.numpy())
         return np.nan_to_num(weight, nan=0.0, posinf=np.finfo(float).max).argmax(axis=1)
-    return np.zeros(m, dtype=int)
+    # "top": the largest |λ| among real modes (eigenvalues come sorted by |λ|); a
+    # complex pair's drive has no sign of its own (it rotates), so it cannot be ℓ₁
+    real = np.abs(lin.eigenvalues.numpy().imag) < 1e-9
+    return np.where(real.any(axis=1), real.argmax(axis=1), 0)
 
 
 def _signed_drive(lin, right, chosen, direction, w, x) -> np.ndarray:

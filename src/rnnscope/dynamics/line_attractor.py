@@ -45,6 +45,13 @@ class LineAttractor:
     null_alignment: tuple[float, float] | None
     p_value: np.ndarray | None
 
+    @property
+    def participation_ratio(self) -> float:
+        """``(Σ v)² / Σ v²`` of the points' principal variances ``v``: a dimension that
+        does not hang on a threshold (1 for a line; ``k`` for ``k`` equal axes)."""
+        v = self.explained_variance_ratio
+        return float(v.sum() ** 2 / (v**2).sum()) if (v**2).sum() > 0 else float("nan")
+
 
 def fit_line_attractor(
     points,
@@ -130,6 +137,34 @@ def fit_line_attractor(
         null_alignment=null,
         p_value=p_value,
     )
+
+
+def readout_subspace_share(points, readout) -> float:
+    """Share of the points' variance (about their mean) inside the span of what the
+    readout distinguishes: the readout vector for one output, the class contrasts
+    (columns minus their mean, ``C − 1`` directions) for ``C ≥ 3`` softmax outputs.
+
+    Args:
+        points: ``[M, S]`` fixed points (M ≥ 2).
+        readout: ``[S]`` or ``[S, O]``.
+
+    A ``C``-class integrator's attractor spans the ``C − 1`` contrasts (Aitken et al.
+    2020): its points give a share near 1; random points in ``S`` dimensions about
+    ``(C − 1) / S``.
+    """
+    pts = _numpy(points).astype(np.float64)
+    w = _numpy(readout).astype(np.float64)
+    w = w[:, None] if w.ndim == 1 else w
+    if pts.ndim != 2 or pts.shape[0] < 2 or w.shape[0] != pts.shape[1]:
+        raise ValueError(
+            f"points must be [M, S] with M ≥ 2 and readout [S, O]; got {list(pts.shape)} and {list(w.shape)}."
+        )
+    contrasts = w if w.shape[1] < 3 else w - w.mean(axis=1, keepdims=True)
+    basis, sing, _ = np.linalg.svd(contrasts, full_matrices=False)
+    basis = basis[:, sing > 1e-10 * max(sing.max(), 1e-300)]
+    centred = pts - pts.mean(axis=0)
+    total = float((centred**2).sum())
+    return float(((centred @ basis) ** 2).sum() / total) if total > 0 else float("nan")
 
 
 def _circle_center(xy: np.ndarray) -> np.ndarray:

@@ -1,0 +1,252 @@
+"""How modifier words act on an integrator (Maheswaranathan & Sussillo 2020).
+
+A sentiment network integrates valence words along a line attractor; a modifier such
+as "not" or "very" barely moves the state along the line itself, but excites a
+transient in a low-dimensional subspace of its own, and while that transient lasts the
+next valence word moves the state along the line by a different amount: flipped after
+"not", amplified after "very".
+
+:func:`modifier_effects` measures this on any step function ``F(h, x)``, starting from
+given states (the network's fixed points along its line, or visited states). For a
+modifier ``m``, a valence word ``w`` and a gap of ``k`` zero-input steps between them:
+
+* the word's plain effect: the readout change ``Δ_w`` that reading ``w`` leaves after
+  ``settle`` further zero-input steps, against the same states left alone;
+* its modified effect: the same change when ``m`` and ``k`` zero-input steps come
+  first, against reading ``m`` and the gap without ``w``;
+* the modifier's *gain* at gap ``k``: the modified over the plain effect (median over
+  words with a clear plain effect and over starting states). A planted "not" is −1, a
+  planted "very" 2; as the gap grows the gain returns to 1 when the modifier's
+  transient fades.
+
+The transient subspace: the principal axes of the displacement that ``m`` alone causes
+(states after ``m`` and ``t`` zero-input steps minus the states left alone, over
+``t = 0 … settle``), how much of it lies along the readout, and how fast it decays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._steps import Step, call_step
+
+__all__ = ["ModifierEffect", "modifier_effects"]
+
+
+@dataclass
+class ModifierEffect:
+    """What :func:`modifier_effects` measured for one modifier.
+
+    Attributes:
+        gain: ``[G]`` median gain of the valence words' effect on the readout when the
+            modifier comes ``k = 0 … G−1`` zero-input steps before them (1: no effect;
+            −1: flipped; 2: doubled).
+        gain_per_word: ``[W]`` median gain over starting states, gap 0 (NaN for words
+            without a clear plain effect, e.g. neutral ones).
+        own_effect: median readout change the modifier alone leaves after ``settle``
+            steps, relative to the median ``|Δ_w|`` of the valence words (0: it carries
+            no valence of its own).
+        transient_axes: ``[K, S]`` principal axes of the displacement it excites.
+        transient_variance: ``[K]`` share of the displacement's variance per axis.
+        transient_dimension: axes needed for 90% of it.
+        readout_share: share of the displacement's variance along the readout (a
+            transient off the line: near 0).
+        transient_tau: decay time constant of the displacement's size, in steps (from
+            a log-linear fit over the settle steps; ``inf`` if it does not decay).
+        displacement: ``[settle + 1]`` median norm of the displacement per step.
+    """
+
+    gain: np.ndarray
+    gain_per_word: np.ndarray
+    own_effect: float
+    transient_axes: np.ndarray
+    transient_variance: np.ndarray
+    transient_dimension: int
+    readout_share: float
+    transient_tau: float
+    displacement: np.ndarray
+
+    def summary(self) -> dict:
+        return {
+            "gain": float(self.gain[0]),
+            f"gain_gap_{len(self.gain) - 1}": float(self.gain[-1]),
+            "own_effect": self.own_effect,
+            "transient_dimension": self.transient_dimension,
+            "readout_share": self.readout_share,
+            "transient_tau": self.transient_tau,
+        }
+
+
+def modifier_effects(
+    step: Step,
+    states,
+    readout,
+    modifiers,
+    words,
+    *,
+    word_labels=None,
+    max_gap: int = 5,
+    settle: int = 20,
+    zero=None,
+    min_effect: float = 0.1,
+) -> list[ModifierEffect]:
+    """Measure how each modifier changes the valence words' effect (module docs).
+
+    Args:
+        step: ``F(h, x)`` of one network, batched over leading axes (``h [B, S]``,
+            ``x [B, I]``).
+        states: ``[M, S]`` starting states (e.g. the zero-input fixed points).
+        readout: ``[S]`` readout vector in state coordinates.
+        modifiers: ``[K, I]`` modifier inputs (word embeddings).
+        words: ``[W, I]`` valence-word inputs.
+        word_labels: optional ``[W]`` (+1/−1/0): words labelled 0 are left out of the
+            gain (their plain effect is noise).
+        max_gap: gaps ``0 … max_gap`` zero-input steps between modifier and word.
+        settle: zero-input steps after the word before the readout is read, so that
+            transients fade and what is left is what the line holds.
+        zero: the "no word" input ``[I]`` (default zeros).
+        min_effect: a (state, word) pair counts towards the gain when its plain
+            ``|Δ_w|`` is at least this share of the median ``|Δ_w|``.
+
+    Returns:
+        One :class:`ModifierEffect` per modifier, in order.
+    """
+    h0 = torch.as_tensor(states).detach().double()
+    if h0.dim() != 2 or h0.shape[0] == 0:
+        raise ValueError(f"states must be [M, S] with M ≥ 1, got shape {list(h0.shape)}.")
+    m, size = h0.shape
+    w = torch.as_tensor(readout).detach().double().reshape(-1)
+    if w.shape[0] != size:
+        raise ValueError(f"readout must have {size} entries (the state size), got {w.shape[0]}.")
+    mods = _inputs("modifiers", modifiers)
+    xw = _inputs("words", words)
+    if mods.shape[1] != xw.shape[1]:
+        raise ValueError(
+            f"modifiers and words must have the same input width, got {mods.shape[1]} and {xw.shape[1]}."
+        )
+    for name, value in (("max_gap", max_gap), ("settle", settle)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    n_words, width = xw.shape
+    labels = np.ones(n_words) if word_labels is None else np.asarray(word_labels, dtype=float)
+    if labels.shape != (n_words,):
+        raise ValueError(f"word_labels must be [W] = [{n_words}], got shape {list(labels.shape)}.")
+    x0 = torch.zeros(width, dtype=torch.float64) if zero is None else _vector(zero, width)
+    run = _Runner(step, x0)
+
+    # the word's plain effect: Δ_w = w·(F^settle(F(h, x_w))) − w·F^(settle+1)(h)
+    alone = run.zeros(h0, settle + 1)  # [M, S]
+    plain = run.zeros(run(_tile(h0, n_words), _rep(xw, m)), settle) @ w  # [M·W]
+    plain = (plain - _tile(alone @ w, n_words)).reshape(m, n_words).numpy()
+    valence = labels != 0
+    scale = float(np.median(np.abs(plain[:, valence]))) if valence.any() else 0.0
+    clear = (np.abs(plain) >= min_effect * scale) & valence[None, :] & (scale > 0)
+
+    effects = []
+    for x_m in mods:
+        after = run(h0, x_m.expand(m, width))  # [M, S]: the modifier read
+        gains = []
+        per_word = None
+        for gap in range(max_gap + 1):
+            ready = run.zeros(after, gap)
+            base = run.zeros(ready, settle + 1) @ w  # modifier and gap, no word
+            moved = run.zeros(run(_tile(ready, n_words), _rep(xw, m)), settle) @ w
+            changed = (moved - _tile(base, n_words)).reshape(m, n_words).numpy()
+            ratio = np.where(clear, changed / np.where(clear, plain, 1.0), np.nan)
+            gains.append(_nanmedian(ratio))
+            if gap == 0:
+                per_word = np.array([_nanmedian(ratio[:, j]) for j in range(n_words)])
+        # the transient: displacement from the states left alone, step by step
+        path, h, r = [], after, run(h0, x0.expand(m, width))
+        for t in range(settle + 1):
+            path.append(h - r)
+            if t < settle:
+                h, r = run(h, x0.expand(m, width)), run(r, x0.expand(m, width))
+        disp = torch.stack(path)  # [settle + 1, M, S]
+        own = float(np.median(((disp[-1] @ w) / scale).numpy())) if scale > 0 else float("nan")
+        effects.append(_transient(disp, w, np.array(gains), per_word, own))
+    return effects
+
+
+def _transient(disp: torch.Tensor, w: torch.Tensor, gains, per_word, own) -> ModifierEffect:
+    flat = disp.reshape(-1, disp.shape[-1]).numpy()
+    _, sing, axes = np.linalg.svd(flat, full_matrices=False)  # uncentred: displacement from 0
+    var = sing**2
+    ratio = var / var.sum() if var.sum() > 0 else var
+    dimension = int(np.searchsorted(np.cumsum(ratio), 0.9 - 1e-12) + 1) if var.sum() > 0 else 0
+    unit = (w / w.norm()).numpy()
+    total = float((flat**2).sum())
+    readout_share = float(((flat @ unit) ** 2).sum() / total) if total > 0 else float("nan")
+    norms = np.median(np.linalg.norm(disp.numpy(), axis=-1), axis=1)  # [settle + 1]
+    return ModifierEffect(
+        gain=gains,
+        gain_per_word=per_word,
+        own_effect=own,
+        transient_axes=axes[: max(dimension, 1)],
+        transient_variance=ratio[: max(dimension, 1)],
+        transient_dimension=dimension,
+        readout_share=readout_share,
+        transient_tau=_decay_time(norms),
+        displacement=norms,
+    )
+
+
+def _decay_time(norms: np.ndarray) -> float:
+    """τ of ``norms[t] ≈ a·exp(−t/τ)`` by least squares on the log (steps)."""
+    ok = norms > 1e-12 * max(norms.max(), 1e-300)
+    t = np.arange(len(norms))[ok]
+    if len(t) < 2:
+        return float("nan")
+    slope = np.polyfit(t, np.log(norms[ok]), 1)[0]
+    return float("inf") if slope >= 0 else float(-1.0 / slope)
+
+
+class _Runner:
+    """The step in float64 on flat ``[B, S]`` batches."""
+
+    def __init__(self, step: Step, zero: torch.Tensor) -> None:
+        self.step = step.to(torch.float64) if hasattr(step, "to") else step
+        self.zero = zero
+
+    def __call__(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        dtype = h.dtype
+        out = call_step(self.step, h, x.to(dtype))
+        return out.to(torch.float64)
+
+    def zeros(self, h: torch.Tensor, steps: int) -> torch.Tensor:
+        x = self.zero.expand(h.shape[0], -1)
+        for _ in range(steps):
+            h = self(h, x)
+        return h
+
+
+def _tile(a: torch.Tensor, n: int) -> torch.Tensor:
+    """Each row of ``a`` repeated ``n`` times in a row: ``[M·n, ...]`` (state-major)."""
+    return a.repeat_interleave(n, dim=0)
+
+
+def _rep(x: torch.Tensor, m: int) -> torch.Tensor:
+    """``x [W, I]`` for each of ``m`` states: ``[m·W, I]`` (state-major)."""
+    return x.repeat(m, 1)
+
+
+def _inputs(name: str, a) -> torch.Tensor:
+    t = torch.as_tensor(a).detach().double()
+    if t.dim() != 2 or t.shape[0] == 0:
+        raise ValueError(f"{name} must be [K, I] with K ≥ 1, got shape {list(t.shape)}.")
+    return t
+
+
+def _vector(a, width: int) -> torch.Tensor:
+    t = torch.as_tensor(a).detach().double().reshape(-1)
+    if t.shape[0] != width:
+        raise ValueError(f"zero must have {width} entries (the input width), got {t.shape[0]}.")
+    return t
+
+
+def _nanmedian(a: np.ndarray) -> float:
+    a = np.asarray(a, dtype=float)
+    return float(np.nanmedian(a)) if np.isfinite(a).any() else float("nan")

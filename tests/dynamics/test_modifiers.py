@@ -1,0 +1,63 @@
+"""Modifier words: a planted multiplicative transient is recovered exactly."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnscope.dynamics import modifier_effects
+
+DECAY = 0.5  # the transient's eigenvalue
+
+
+def planted(h, x):
+    """State ``[a, b]``: ``a`` integrates valence ``x[0]`` with gain ``1 + b``; ``b`` is a
+    transient that a modifier ``x[1]`` kicks and that decays by ``DECAY`` per step."""
+    a, b = h[..., 0], h[..., 1]
+    return torch.stack([a + x[..., 0] * (1 + b), DECAY * b + x[..., 1]], dim=-1)
+
+
+def test_a_planted_flip_and_doubling_are_recovered_with_their_decay():
+    states = torch.tensor([[-3.0, 0.0], [0.0, 0.0], [2.0, 0.0]])  # points along the line a
+    readout = torch.tensor([1.0, 0.0])
+    modifiers = torch.tensor([[0.0, -2.0], [0.0, 1.0]])  # "not": gain −1; "very": gain 2
+    words = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.5, 0.0], [0.0, 0.0]])
+    labels = [1, -1, 1, 0]
+    effects = modifier_effects(
+        planted, states, readout, modifiers, words, word_labels=labels, max_gap=3, settle=10
+    )
+    flip, double = effects
+    gaps = np.arange(4)
+    np.testing.assert_allclose(flip.gain, 1 - 2 * DECAY**gaps, atol=1e-12)
+    np.testing.assert_allclose(double.gain, 1 + DECAY**gaps, atol=1e-12)
+    np.testing.assert_allclose(flip.gain_per_word[:3], -1.0, atol=1e-12)
+    assert math.isnan(flip.gain_per_word[3])  # a neutral word has no gain
+    for effect in effects:
+        assert effect.own_effect == pytest.approx(0.0, abs=1e-12)  # no valence of its own
+        assert effect.transient_dimension == 1
+        np.testing.assert_allclose(np.abs(effect.transient_axes[0]), [0.0, 1.0], atol=1e-12)
+        assert effect.readout_share == pytest.approx(0.0, abs=1e-12)  # off the line
+        assert effect.transient_tau == pytest.approx(-1 / math.log(DECAY), rel=1e-9)
+
+
+def test_a_modifier_without_a_transient_has_gain_one():
+    states = torch.zeros(2, 2)
+    effects = modifier_effects(
+        planted, states, torch.tensor([1.0, 0.0]), torch.tensor([[0.0, 0.0]]),
+        torch.tensor([[1.0, 0.0], [-1.0, 0.0]]), max_gap=2, settle=3,
+    )  # fmt: skip
+    np.testing.assert_allclose(effects[0].gain, 1.0)
+
+
+def test_bad_inputs_are_named():
+    h, w = torch.zeros(2, 2), torch.tensor([1.0, 0.0])
+    words = torch.tensor([[1.0, 0.0]])
+    with pytest.raises(ValueError, match="states must be"):
+        modifier_effects(planted, torch.zeros(2), w, words, words)
+    with pytest.raises(ValueError, match="readout must have 2"):
+        modifier_effects(planted, h, torch.ones(3), words, words)
+    with pytest.raises(ValueError, match="same input width"):
+        modifier_effects(planted, h, w, torch.zeros(1, 3), words)
+    with pytest.raises(ValueError, match="word_labels"):
+        modifier_effects(planted, h, w, words, words, word_labels=[1, 1])
