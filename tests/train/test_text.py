@@ -105,13 +105,9 @@ def test_trained_networks_integrate_along_a_readout_aligned_line(trained, data):
         readout = net.readout_vectors(params)[0, :, 0]
         step = net.step_function(params)
         name = repr(net.cell)
-        # the vanilla network's evidence mode is the one the readout gains most through,
-        # not always its top mode (as on IMDB: tests/study/test_sentiment_imdb.py); where
-        # the readout cannot see the top mode its sign at a point is arbitrary
-        mode = "integration" if name.startswith("VanillaRNN") else "top"
         out = analyze_integration(
             step, states[0], readout, mask=mask, inputs=params["embedding"][0, ids],
-            input_labels=labels, n_candidates=256, observed=net.hidden_size, mode=mode,
+            input_labels=labels, n_candidates=256, observed=net.hidden_size,
         )  # fmt: skip
         # every architecture: zero-input points along a line the readout reads, and the
         # readout-relevant sign of each word on its top mode
@@ -127,3 +123,19 @@ def test_trained_networks_integrate_along_a_readout_aligned_line(trained, data):
     # (the vanilla network's top modes, τ ≈ 10, are at the edge of it)
     for name in ("GRU", "LSTM", "UGRNN"):
         assert found[name].is_line_attractor(share=0.75, min_tau=10), str(found[name].summary())
+
+
+def test_a_grid_sets_each_networks_clip_and_embedding_width(data):
+    config = TextTrainConfig(embedding_size=8, max_epochs=1, eval_every=10, grad_clip=1.0)
+    base = rs.make_grid(["gru"], [8], learning_rates=[3e-2], seeds=[0])
+    plain = train_text_population(data, base, config).groups[0].params
+    same = rs.make_grid(["gru"], [8], learning_rates=[3e-2], seeds=[0], grad_clips=[1.0])
+    tight = rs.make_grid(["gru"], [8], learning_rates=[3e-2], seeds=[0], grad_clips=[1e-6])
+    for key, value in train_text_population(data, same, config).groups[0].params.items():
+        assert torch.equal(value, plain[key]), key  # the row's clip is the config's: same network
+    clipped = train_text_population(data, tight, config).groups[0].params
+    assert not torch.equal(clipped["W_hh"], plain["W_hh"])  # the row's clip acted
+    wide = rs.make_grid(["gru"], [8], learning_rates=[3e-2], seeds=[0], embedding_sizes=[4, 12])
+    result = train_text_population(data, wide, config)
+    widths = sorted(g.params["embedding"].shape[-1] for g in result.groups)
+    assert widths == [4, 12] and len(result.groups) == 2  # one group per width

@@ -257,3 +257,72 @@ def valence_drive(valence: dict[str, np.ndarray], labels: np.ndarray, titles: di
     )
     fig.tight_layout()
     return fig, data
+
+
+def modifier_gain(
+    gains: dict[str, np.ndarray],
+    words: dict[str, np.ndarray],
+    displacement: dict[str, np.ndarray] | None = None,
+):
+    """Sentiment: how modifier words change the valence words' effect on the readout.
+    Top row, per architecture's representative network: the gain (modified over plain
+    effect of a valence word, median over words and fixed points) against the gap
+    between modifier and word (1: no effect; −1: flipped; 2: doubled). Bottom row: the
+    size of the transient each modifier excites, per step after it."""
+    archs = list(gains)
+    rows = 2 if displacement else 1
+    fig, axes = plt.subplots(
+        rows, max(1, len(archs)), figsize=(2.6 * max(1, len(archs)), 2.4 * rows), squeeze=False
+    )
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for col, arch in enumerate(archs):
+        ax = axes[0][col]
+        for k, word in enumerate(words[arch]):
+            g = gains[arch][k]
+            ax.plot(range(len(g)), g, "o-", ms=3, color=colours[k % len(colours)], label=str(word))
+        for level in (-1, 1, 2):
+            ax.axhline(level, color="#999", lw=0.5, ls=":" if level != 1 else "-")
+        ax.set_xlabel("tokens between modifier and word", fontsize=7)
+        ax.set_title(arch, fontsize=8)
+        if displacement:
+            ax2 = axes[1][col]
+            for k in range(len(words[arch])):
+                d = displacement[arch][k]
+                ax2.semilogy(range(len(d)), np.maximum(d, 1e-12), color=colours[k % len(colours)])
+            ax2.set_xlabel("tokens after the modifier", fontsize=7)
+    axes[0][0].set_ylabel("gain on the next word")
+    axes[0][0].legend(frameon=False, fontsize=7)
+    if displacement:
+        axes[1][0].set_ylabel("‖transient‖ (median)")
+    fig.suptitle("Modifier words: gain on the valence word that follows", fontsize=9)
+    fig.tight_layout()
+    return fig, {a: gains[a] for a in archs}
+
+
+def class_attractor(panels: dict[str, tuple[np.ndarray, np.ndarray]], classes: int):
+    """A ``C``-class text task: each representative network's zero-input fixed points in
+    their top two principal components, coloured by the class its readout gives each
+    point. ``panels``: architecture → (points ``[M, H]``, class ``[M]``)."""
+    archs = list(panels)
+    fig, axes = plt.subplots(
+        1, max(1, len(archs)), figsize=(2.6 * max(1, len(archs)), 2.6), squeeze=False
+    )
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    data = {}
+    for ax, arch in zip(axes[0], archs, strict=False):
+        points, label = panels[arch]
+        centred = points - points.mean(axis=0)
+        _, _, axes_ = np.linalg.svd(centred, full_matrices=False)
+        xy = centred @ axes_[:2].T if len(axes_) >= 2 else np.c_[centred @ axes_[0], 0 * label]
+        data[arch] = xy
+        for c in range(classes):
+            pick = label == c
+            ax.plot(xy[pick, 0], xy[pick, 1], "o", ms=3, color=colours[c % len(colours)],
+                    label=f"class {c}")  # fmt: skip
+        ax.set_title(arch, fontsize=8)
+        ax.set_xlabel("PC1", fontsize=7)
+        ax.set_ylabel("PC2", fontsize=7)
+    axes[0][0].legend(frameon=False, fontsize=6)
+    fig.suptitle(f"Fixed points of a {classes}-class integrator (top two PCs)", fontsize=9)
+    fig.tight_layout()
+    return fig, data

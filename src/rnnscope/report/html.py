@@ -393,6 +393,8 @@ def _readout(study: Study, analyzed, representatives, figs) -> str:
 _READOUT_KEYS = (
     "readout_corners", "sine_target_frequency", "sine_own_frequency", "sine_linearized_frequency", "context_near_one",
     "context_readout_alignment", "sentiment_summary", "sentiment_valence", "sentiment_valence_labels",
+    "sentiment_modifier_words", "sentiment_modifier_gain", "sentiment_modifier_summary",
+    "sentiment_modifier_displacement",
 )  # fmt: skip
 
 
@@ -475,22 +477,31 @@ def _sentiment(study, analyzed, representatives, arrays, figs) -> str:
         "the nearest fixed point, on the probe reviews (<code>probe_accuracy</code>: the "
         "network itself on them).</p>"
     )
-    best = table.loc[table.groupby("architecture", sort=False)["accuracy"].idxmax()].set_index(
-        "architecture"
-    )
+    from ..study import _text
+
+    networks = analyzed.reset_index(drop=True)
+    if (networks.groupby("architecture").size() > 1).any():
+        selection = _text.selection_table(networks)
+        out.append(
+            f"<h3>Selection</h3><p>{len(selection)} configurations searched; per architecture "
+            "the one with the best validation accuracy (<code>selected</code>) is the network "
+            "the read-out below describes, as Maheswaranathan et al. (2019) chose theirs.</p>"
+        )
+        out.append(_table(selection.set_index("network"), float_format="%.4g", classes="acc"))
+    best = _text.best_table(table)
     out.append("<h3>Best network per architecture (validation accuracy)</h3>")
     out.append(_table(best.T, float_format="%.3g", classes="acc"))
     out.append("<h3>Medians per architecture</h3>")
-    columns = [c for c in table.columns if c not in ("network", "architecture", "accuracy")]
-    out.append(
-        _table(
-            table.groupby("architecture", sort=False)[columns].median().T,
-            float_format="%.3g",
-            classes="acc",
-        )
+    out.append(_table(_text.architecture_table(table).T, float_format="%.3g", classes="acc"))
+    classes = (
+        int(np.nanmax(table["classes"]))
+        if "classes" in table and table["classes"].notna().any()
+        else 2
     )
+    if classes > 2:
+        out.append(_attractor(study, representatives, table, classes, figs))
     valence = {arch: arrays[n]["sentiment_valence"] for arch, (n, _) in representatives.items()}
-    if valence:
+    if valence and classes == 2:
         first = next(iter(representatives.values()))[0]
         labels = arrays[first]["sentiment_valence_labels"]
         auc = table.set_index("network")
@@ -501,7 +512,78 @@ def _sentiment(study, analyzed, representatives, arrays, figs) -> str:
         }
         fig, _ = figures.valence_drive(valence, labels, titles)
         out.append('<div class="figs">' + figs.add(fig, "valence_drive") + "</div>")
+    out.append(_modifiers(representatives, arrays, figs))
     return "".join(out)
+
+
+def _attractor(study, representatives, table, classes: int, figs) -> str:
+    """A C-class task: the fixed points of each representative network in their top two
+    principal components, coloured by the class the readout gives them."""
+    panels = {}
+    for arch, (n, _) in representatives.items():
+        fps = study.fixed_points(n)
+        if len(fps) < 2:
+            continue
+        params = study.params(n)
+        hidden = params["W_out"].shape[1]
+        points = fps.points.numpy()[:, :hidden]
+        logits = points @ params["W_out"][0] + params["b_out"][0]
+        panels[arch] = (points, logits.argmax(axis=1))
+    by_net = table.set_index("network")
+    dims = ", ".join(
+        f"{arch} {int(by_net.loc[n, 'line_dimension'])} (participation {by_net.loc[n, 'participation_ratio']:.2f})"
+        for arch, (n, _) in representatives.items()
+        if n in by_net.index and np.isfinite(by_net.loc[n, "line_dimension"])
+    )
+    text = (
+        f"<h3>The attractor of a {classes}-class task</h3><p>A {classes}-class integrator needs "
+        f"{classes - 1} dimensions, the differences between the classes' evidence (Aitken et "
+        f"al. 2020). Fixed points' dimension (principal components for 95% of their variance): "
+        f"{_e(dims)}. <code>readout_subspace_share</code>: their variance inside the readout's "
+        f"{classes - 1} class contrasts.</p>"
+    )
+    if not panels:
+        return text
+    fig, _ = figures.class_attractor(panels, classes)
+    return text + '<div class="figs">' + figs.add(fig, "class_attractor") + "</div>"
+
+
+def _modifiers(representatives, arrays, figs) -> str:
+    """Modifier words (Maheswaranathan & Sussillo 2020): their gain on the next valence
+    word, and the transient they excite, per representative network."""
+    from ..study._text import MODIFIER_FIELDS
+
+    have = {
+        arch: arrays[n]
+        for arch, (n, _) in representatives.items()
+        if len(arrays[n].get("sentiment_modifier_words", ()))
+    }
+    if not have:
+        return ""
+    rows = [
+        {"architecture": arch, "modifier": str(word), **dict(zip(MODIFIER_FIELDS, summary, strict=True))}
+        for arch, a in have.items()
+        for word, summary in zip(a["sentiment_modifier_words"], a["sentiment_modifier_summary"], strict=True)
+    ]  # fmt: skip
+    table = pd.DataFrame(rows).set_index(["architecture", "modifier"])
+    fig, _ = figures.modifier_gain(
+        {a: v["sentiment_modifier_gain"] for a, v in have.items()},
+        {a: v["sentiment_modifier_words"] for a, v in have.items()},
+        {a: v["sentiment_modifier_displacement"] for a, v in have.items()},
+    )
+    return (
+        "<h3>Modifier words</h3><p>Each modifier is read at the fixed points, followed after "
+        "0–5 empty steps by each valence word; <code>gain</code> is that word's lasting effect "
+        "on the readout divided by its effect alone (median over words and points: −1 flips "
+        "it, 2 doubles it, 1 leaves it). <code>own_effect</code>: the modifier's own lasting "
+        "effect, relative to a valence word's. The transient: the displacement the modifier "
+        "alone excites — axes for 90% of it (<code>transient_dimension</code>), its share "
+        "along the readout and its decay time in tokens.</p>"
+        + _table(table, float_format="%.3g", classes="acc")
+        + '<div class="figs">'
+        + figs.add(fig, "modifier_gain")
+        + "</div>"
+    )
 
 
 #: the read-out section of each task (the report's only per-task choice)
@@ -597,6 +679,8 @@ def _network_pages(
 def _network_table(frame: pd.DataFrame, pages: set[int]) -> str:
     cols = ["network", "architecture", "hidden_size", "activation", "learning_rate", "l2", "seed", "status",
             "steps", "accuracy", "n_fixed", "n_stable", "n_index1", "memory"]  # fmt: skip
+    searched = [c for c in ("grad_clip", "embedding_size") if c in frame and frame[c].notna().any()]
+    cols[6:6] = searched  # a grid that varies them shows them beside the other hyperparameters
     text_cols = ("architecture", "status", "activation", "memory")
     head = "".join(f'<th class="{"l" if c in text_cols else ""}">{c}</th>' for c in cols)
     rows = []

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..dynamics import LinearizedModel
+from ..dynamics import LinearizedModel, modifier_effects
 from ..dynamics.integration import analyze_integration, linearized_readout
+from ..dynamics.line_attractor import readout_subspace_share
 from ..network import TextRNN
 from ..tasks.text import Sentiment, batches
 from ..train.bag_of_words import BagOfWords, bag_of_words_baseline
@@ -21,7 +22,15 @@ SENTIMENT_KEYS = (
     "sentiment_summary",
     "sentiment_valence",
     "sentiment_valence_labels",
+    "sentiment_modifier_words",
+    "sentiment_modifier_gain",
+    "sentiment_modifier_summary",
+    "sentiment_modifier_displacement",
 )
+#: the fields of ``sentiment_modifier_summary`` (one row per modifier word)
+MODIFIER_FIELDS = ("gain", "own_effect", "transient_dimension", "readout_share", "transient_tau")
+#: gaps (zero-input steps between modifier and word) the modifier gain is measured at
+MODIFIER_GAPS = 5
 #: the fields of ``sentiment_summary``, in order
 SUMMARY_FIELDS = (
     "pcs_for_90pct",
@@ -44,6 +53,9 @@ SUMMARY_FIELDS = (
     "probe_accuracy",
     "linearized_accuracy",
     "agreement",
+    "classes",
+    "readout_subspace_share",
+    "participation_ratio",
 )
 
 
@@ -57,8 +69,10 @@ def text_network_of(spec, task: Sentiment, row) -> TextRNN:
     row = dict(row)
     act = row.get("activation")
     act = None if act is None or (isinstance(act, float) and np.isnan(act)) else act
+    emb = row.get("embedding_size")
+    emb = None if emb is None or pd.isna(emb) else int(emb)
     return text_network(
-        row["architecture"], int(row["hidden_size"]), task.data, text_config(spec), act
+        row["architecture"], int(row["hidden_size"]), task.data, text_config(spec), act, emb
     )
 
 
@@ -80,7 +94,10 @@ def fit_baseline(task: Sentiment) -> dict[str, np.ndarray]:
 
 def valence_words(arrays: dict[str, np.ndarray], n: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """Token ids and valences (+1/−1/0) of the baseline's most positive, most negative
-    and most neutral frequent words (up to ``n`` each; fewer in a small vocabulary)."""
+    and most neutral frequent words (up to ``n`` each; fewer in a small vocabulary).
+    None (empty arrays) for a task of more than two classes."""
+    if np.asarray(arrays["coefficients"]).ndim != 1:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     bow = BagOfWords(
         float(arrays["C"]),
         float(arrays["validation_accuracy"]),
@@ -120,7 +137,9 @@ def analyze_text_network(spec, task: Sentiment, row, params, words, device: str 
     states = states[0]
     mask = torch.arange(tokens.shape[1])[None, :] < lengths[:, None]
     size = net.state_size
-    readout = net.readout_vectors(params)[0, :, 0].double()
+    binary = net.output_size == 1
+    readouts = net.readout_vectors(params)[0].double()  # [S, O]
+    readout = readouts[:, 0]
     bias = float(params["b_out"][0, 0])
     step = net.step_function(params)
     ids, valence = words
@@ -128,10 +147,10 @@ def analyze_text_network(spec, task: Sentiment, row, params, words, device: str 
     analysis = analyze_integration(
         step,
         states,
-        readout,
+        readout if binary else readouts,
         mask=mask,
-        inputs=params["embedding"][0, torch.from_numpy(ids).long()],
-        input_labels=valence,
+        inputs=params["embedding"][0, torch.from_numpy(ids).long()] if binary else None,
+        input_labels=valence if binary else None,
         n_candidates=fp.candidates,
         candidate_noise=fp.noise,
         tol_q_mean=fp.tol_q_mean,
@@ -140,7 +159,13 @@ def analyze_text_network(spec, task: Sentiment, row, params, words, device: str 
     )
     summary = analysis.summary()
     fps = analysis.fixed_points
-    if len(fps):
+    summary["classes"] = task.data.classes
+    if len(fps) >= 2:
+        points = fps.points.double()[:, : net.hidden_size]
+        summary["readout_subspace_share"] = readout_subspace_share(
+            points, readouts[: net.hidden_size]
+        )
+    if len(fps) and binary:
         x = net.embed(params, tokens)[0]
         lin = linearized_readout(LinearizedModel(fps), states, x, lengths, labels, readout, bias)
         summary.update(
@@ -149,6 +174,10 @@ def analyze_text_network(spec, task: Sentiment, row, params, words, device: str 
             linearized_accuracy=lin.linearized_accuracy,
             agreement=lin.agreement,
         )
+    arrays_modifiers = modifier_arrays(
+        spec, task, step, fps.points if len(fps) >= 2 else states[mask][:64], readout,
+        params["embedding"][0], ids if binary else np.zeros(0, int), valence,
+    )  # fmt: skip
     d = net.embedding_size
     from .families import fixed_point_arrays
 
@@ -168,27 +197,112 @@ def analyze_text_network(spec, task: Sentiment, row, params, words, device: str 
         "sentiment_line_coordinate": np.zeros(0)
         if analysis.line is None
         else np.asarray(analysis.line.coordinate),
+        **arrays_modifiers,
     }
     return arrays
 
 
+def modifier_arrays(spec, task, step, starts, readout, embedding, ids, valence) -> dict:
+    """:func:`rnnscope.dynamics.modifier_effects` of the spec's modifier words that the
+    vocabulary has, on the valence words, from ``starts`` (the fixed points), as arrays."""
+    index = task.data.vocabulary.index
+    words = [w for w in spec.fixed_points.modifiers if w in index]
+    gaps = MODIFIER_GAPS + 1
+    out = {
+        "sentiment_modifier_words": np.array(words, dtype=str),
+        "sentiment_modifier_gain": np.zeros((len(words), gaps)),
+        "sentiment_modifier_summary": np.zeros((len(words), len(MODIFIER_FIELDS))),
+        "sentiment_modifier_displacement": np.zeros((len(words), MODIFIER_SETTLE + 1)),
+    }
+    if not words or len(starts) == 0 or len(ids) == 0:
+        return out
+    effects = modifier_effects(
+        step,
+        starts,
+        readout,
+        embedding[torch.tensor([index[w] for w in words])],
+        embedding[torch.from_numpy(ids).long()],
+        word_labels=valence,
+        max_gap=MODIFIER_GAPS,
+        settle=MODIFIER_SETTLE,
+    )
+    out["sentiment_modifier_gain"] = np.stack([e.gain for e in effects])
+    out["sentiment_modifier_summary"] = np.array(
+        [[e.summary()[k] for k in MODIFIER_FIELDS] for e in effects], dtype=float
+    )
+    out["sentiment_modifier_displacement"] = np.stack([e.displacement for e in effects])
+    return out
+
+
+#: zero-input steps after the word before its effect is read (transients fade)
+MODIFIER_SETTLE = 20
+
+
 def summary_table(frame: pd.DataFrame, per_network: list[dict]) -> pd.DataFrame:
     """One row per network: its accuracy and the analysis scalars."""
-    rows = pd.DataFrame(
-        [dict(zip(SUMMARY_FIELDS, a["sentiment_summary"], strict=True)) for a in per_network]
-    )
+    rows = pd.DataFrame([_summary_row(a["sentiment_summary"]) for a in per_network])
     keep = [c for c in ("network", "architecture", "accuracy", "test_accuracy") if c in frame]
+    keep += [c for c in SEARCH_COLUMNS if c in frame and frame[c].notna().any()]
     return pd.concat([frame[keep].reset_index(drop=True), rows], axis=1)
+
+
+def _summary_row(values: np.ndarray) -> dict:
+    """A stored summary as a dict; fields later versions added are NaN in older stores."""
+    values = list(values) + [np.nan] * (len(SUMMARY_FIELDS) - len(values))
+    return dict(zip(SUMMARY_FIELDS, values, strict=True))
+
+
+#: the hyperparameters a sentiment search varies, as the selection table shows them
+SEARCH_COLUMNS = ("hidden_size", "learning_rate", "l2", "grad_clip", "embedding_size")
+
+
+def selection_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every configuration searched, per architecture, best validation accuracy first,
+    with ``selected`` marking the one :func:`best_table` reports."""
+    cols = ["network", "architecture", *[c for c in SEARCH_COLUMNS if c in frame]]
+    cols += [c for c in ("seed", "status", "accuracy", "test_accuracy") if c in frame]
+    table = frame[cols].copy()
+    best = table.groupby("architecture", sort=False)["accuracy"].idxmax()
+    table["selected"] = table.index.isin(best.dropna().astype(int))
+    order = table.sort_values("accuracy", ascending=False, kind="stable")
+    return order.sort_values("architecture", key=_first_seen(table), kind="stable")
+
+
+def _first_seen(table: pd.DataFrame):
+    rank = {a: i for i, a in enumerate(dict.fromkeys(table["architecture"]))}
+    return lambda column: column.map(rank)
 
 
 def best_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per architecture, the network with the best validation accuracy (as the paper
     reports its networks), with its analysis scalars."""
     best = table.loc[table.groupby("architecture", sort=False)["accuracy"].idxmax()]
-    return best.set_index("architecture")
+    # all numbers as floats (missing: NaN), so the table transposes into float columns
+    return best.set_index("architecture").astype("float64")
+
+
+def modifier_table(summary: pd.DataFrame, per_network: list[dict]) -> pd.DataFrame:
+    """The modifier read-out of the best network per architecture: one row per
+    (architecture, modifier word), columns :data:`MODIFIER_FIELDS` and the gain at each
+    gap. ``summary`` is :func:`summary_table` (rows in ``per_network``'s order)."""
+    rows = []
+    for arch, i in summary.groupby("architecture", sort=False)["accuracy"].idxmax().items():
+        if pd.isna(i):
+            continue
+        arrays = per_network[int(i)]
+        words = arrays.get("sentiment_modifier_words", np.zeros(0, dtype=str))
+        for k, word in enumerate(words):
+            row = {"architecture": arch, "modifier": str(word)}
+            row.update(zip(MODIFIER_FIELDS, arrays["sentiment_modifier_summary"][k], strict=True))
+            gains = arrays["sentiment_modifier_gain"][k]
+            row.update({f"gain_gap_{g}": float(v) for g, v in enumerate(gains) if g})
+            rows.append(row)
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).set_index(["architecture", "modifier"])
 
 
 def architecture_table(table: pd.DataFrame) -> pd.DataFrame:
     """Medians per architecture of :func:`summary_table`."""
-    columns = [c for c in ("test_accuracy", *SUMMARY_FIELDS) if c in table]
-    return table.groupby("architecture", sort=False)[columns].median()
+    columns = [c for c in ("test_accuracy", *SUMMARY_FIELDS) if c in table and c != "classes"]
+    return table.groupby("architecture", sort=False)[columns].median().astype("float64")

@@ -218,12 +218,28 @@ class TextFamily(TrialFamily):
         from . import _text
 
         summary = _text.summary_table(table, per_network)
-        return [
+        lines = []
+        if (table.groupby("architecture").size() > 1).any():
+            selection = _text.selection_table(table)
+            lines += [
+                f"selection: {len(selection)} networks searched, the best per architecture on "
+                "validation accuracy is analysed below (selected = True):",
+                selection.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+            ]
+        lines += [
             "read-out, best network per architecture (validation accuracy):",
             _text.best_table(summary).T.to_string(float_format="%.3g"),
             "read-out, medians per architecture:",
             _text.architecture_table(summary).T.to_string(float_format="%.3g"),
         ]
+        modifiers = _text.modifier_table(summary, per_network)
+        if len(modifiers):
+            lines += [
+                "modifier words, best network per architecture (gain on the next valence "
+                "word: −1 flips it, 2 doubles it):",
+                modifiers.to_string(float_format=lambda v: f"{v:.3g}"),
+            ]
+        return lines
 
 
 TRIAL = TrialFamily()

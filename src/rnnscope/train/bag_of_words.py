@@ -26,7 +26,7 @@ class BagOfWords:
         C: the inverse regularisation strength chosen on the validation split.
         validation_accuracy, test_accuracy: accuracies on those splits.
         coefficients: ``[V]`` logistic-regression weight of each vocabulary id (0 for
-            ``<pad>``).
+            ``<pad>``); ``[C, V]`` for ``C > 2`` classes.
         counts: ``[V]`` training texts each token occurs in.
         model: the fitted ``sklearn.linear_model.LogisticRegression`` (``None`` when
             rebuilt from stored coefficients).
@@ -47,7 +47,11 @@ class BagOfWords:
     def valence_words(self, n: int = 50, *, min_count: int = 20) -> dict[str, np.ndarray]:
         """Token ids of the ``n`` most positive, most negative and most neutral
         (smallest ``|coefficient|``) words among tokens in at least ``min_count``
-        training texts (``<pad>``/``<unk>`` excluded)."""
+        training texts (``<pad>``/``<unk>`` excluded). Binary sentiment only."""
+        if self.coefficients.ndim != 1:
+            raise ValueError(
+                f"valence words need binary sentiment; this baseline has {len(self.coefficients)} classes."
+            )
         eligible = self.eligible(min_count)
         if len(eligible) < 3 * n:
             raise ValueError(
@@ -102,4 +106,5 @@ def bag_of_words_baseline(
         else float("nan")
     )
     counts = np.asarray((x_train > 0).sum(axis=0)).ravel()
-    return BagOfWords(c, val_acc, test_acc, model.coef_.ravel().copy(), counts, model)
+    coef = model.coef_[0] if model.coef_.shape[0] == 1 else model.coef_  # [V], or [C, V]
+    return BagOfWords(c, val_acc, test_acc, coef.copy(), counts, model)

@@ -3,8 +3,9 @@
 Networks that share ``(architecture, hidden_size, activation)`` train together as
 one population (the skeleton in :mod:`rnnscope.train._loop`): every step all of them
 read the same batch of texts, each through its own embedding, cell and readout, and
-each takes its own Adam step (its own learning rate and L2). The loss is the binary
-cross-entropy of the logit read from the state after each text's last token.
+each takes its own Adam step (its own learning rate and L2). The loss is the
+cross-entropy of the logits read from the state after each text's last token: binary
+(one logit) for two classes, softmax over ``C`` logits for ``C`` classes.
 
 Every ``eval_every`` steps each network is scored on the whole validation split. Its
 best parameters so far (by validation accuracy) are kept; a network stops after
@@ -53,6 +54,10 @@ class TextTrainConfig:
         betas, eps: Adam's.
         data_seed: seeds the order of training batches.
         log_every: steps between loss-history entries (default 10).
+        recurrent_init: the recurrent-weight initialiser per architecture (default
+            ``{"vanilla": "orthogonal"}``: a fan-in vanilla RNN on IMDB reached 0.856
+            test accuracy, an orthogonal one 0.88; the others ``"fan_in"``, see
+            :meth:`rnnscope.cells.Cell.init`). ``cell_options`` overrides it.
         cell_options: extra constructor options per architecture.
         retain_memory: see :class:`rnnscope.train.TrainConfig`.
         device: where the networks train (default ``"cpu"``; see
@@ -75,6 +80,7 @@ class TextTrainConfig:
     eps: float = 1e-8
     data_seed: int = 0
     log_every: int = 10
+    recurrent_init: dict[str, str] = field(default_factory=lambda: {"vanilla": "orthogonal"})
     cell_options: dict[str, dict] = field(default_factory=dict)
     retain_memory: bool = True
     device: str = "cpu"
@@ -98,14 +104,39 @@ class TextTrainConfig:
 
 
 def text_network(
-    architecture: str, hidden_size: int, data: TextDataset, config: TextTrainConfig, activation=None
+    architecture: str,
+    hidden_size: int,
+    data: TextDataset,
+    config: TextTrainConfig,
+    activation=None,
+    embedding_size: int | None = None,
 ) -> TextRNN:
-    """The :class:`TextRNN` a grid row describes."""
+    """The :class:`TextRNN` a grid row describes (``embedding_size``: the row's, or
+    ``None`` for the config's)."""
     options = dict(config.cell_options.get(architecture, {}))
+    if architecture in config.recurrent_init:
+        options.setdefault("recurrent_init", config.recurrent_init[architecture])
     if activation is not None:
         options["activation"] = activation
-    cell = make_cell(architecture, int(hidden_size), config.embedding_size, **options)
-    return TextRNN(cell, data.vocab_size, embedding_scale=config.embedding_scale)
+    width = config.embedding_size if embedding_size is None else int(embedding_size)
+    cell = make_cell(architecture, int(hidden_size), width, **options)
+    return TextRNN(cell, data.vocab_size, data.output_size, embedding_scale=config.embedding_scale)
+
+
+def text_loss(logit: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy per network and text, ``[N, B]``, of logits ``[N, B, O]``: binary
+    for ``O = 1`` (the logit of class 1), softmax over ``O`` classes otherwise."""
+    if logit.shape[-1] == 1:
+        target = labels.to(logit.dtype).expand_as(logit[..., 0])
+        return F.binary_cross_entropy_with_logits(logit[..., 0], target, reduction="none")
+    n, b, o = logit.shape
+    target = labels.long().expand(n, b).reshape(-1)
+    return F.cross_entropy(logit.reshape(-1, o), target, reduction="none").reshape(n, b)
+
+
+def predicted_class(logit: torch.Tensor) -> torch.Tensor:
+    """Class ids ``[N, B]`` from logits ``[N, B, O]`` (``O = 1``: logit > 0 is class 1)."""
+    return (logit[..., 0] > 0).long() if logit.shape[-1] == 1 else logit.argmax(-1)
 
 
 def evaluate_text(
@@ -121,12 +152,9 @@ def evaluate_text(
     with torch.no_grad():
         for tokens, lengths, labels in data.batches(split, batch_size, bucket=True):
             tokens, lengths, labels = (t.to(device) for t in (tokens, lengths, labels))
-            logit = net.logits(params, tokens, lengths)[..., 0]  # [N, B]
-            target = labels.to(logit.dtype).expand_as(logit)
-            loss += (
-                F.binary_cross_entropy_with_logits(logit, target, reduction="none").sum(1).double()
-            )
-            correct += ((logit > 0) == labels.bool()).sum(1).double()
+            logit = net.logits(params, tokens, lengths)  # [N, B, O]
+            loss += text_loss(logit, labels).sum(1).double()
+            correct += (predicted_class(logit) == labels.long()).sum(1).double()
             count += len(labels)
     if count == 0:
         raise ValueError(f"the {split!r} split is empty.")
@@ -172,8 +200,10 @@ class _TextRecipe(Recipe):
         self.data, self.config = data, config
         self.max_steps = math.ceil(len(data.train) / config.batch_size) * config.max_epochs
 
-    def network(self, architecture, hidden_size, activation) -> TextRNN:
-        return text_network(architecture, hidden_size, self.data, self.config, activation)
+    def network(self, architecture, hidden_size, activation, embedding_size=None) -> TextRNN:
+        return text_network(
+            architecture, hidden_size, self.data, self.config, activation, embedding_size
+        )
 
     def decay_keys(self, params):
         return [k for k in params if k.startswith("W_") or k == "embedding"]
@@ -198,9 +228,8 @@ class _TextRecipe(Recipe):
         e = noise.sample(active, *tokens.shape)
         fused = None if self.config.backward == "fused" else False
         h, _ = net.rnn.hidden_and_outputs(work, net.embed(work, tokens), noise=e, fused=fused)
-        logit = net.rnn.readout(work, net.final_states(h, lengths))[..., 0]
-        target = labels.to(logit.dtype).expand_as(logit)
-        return F.binary_cross_entropy_with_logits(logit, target, reduction="none").mean(1)
+        logit = net.rnn.readout(work, net.final_states(h, lengths))
+        return text_loss(logit, labels).mean(1)
 
     def evaluate(self, run, net, pop, ok, step):
         work = {k: v.detach() for k, v in pop.work.items()}

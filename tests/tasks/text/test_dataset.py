@@ -37,8 +37,11 @@ def test_bad_inputs():
         prepare_text(corpus, keep="middle")
     with pytest.raises(ValueError, match="max_length"):
         prepare_text(corpus, max_length=0)
-    with pytest.raises(ValueError, match="0 \\(negative\\) or 1"):
-        prepare_text(Corpus(["a", "b", "c"], np.array([0, 2, 1])))
+    with pytest.raises(ValueError, match="class ids 0 … C−1"):
+        prepare_text(Corpus(["a", "b", "c"], np.array([0, -1, 1])))
+    with pytest.raises(ValueError, match="class ids 0 … C−1"):
+        prepare_text(Corpus(["a", "b", "c"], np.array([0.5, 0, 1])))
+    assert prepare_text(Corpus(["a", "b", "c"], np.array([0, 2, 1]))).classes == 3
     with pytest.raises(ValueError, match="split"):
         prepare_text(corpus).split("dev")
 

@@ -8,6 +8,8 @@ import pytest
 from rnnscope.tasks.text import (
     Vocabulary,
     batches,
+    class_language,
+    class_words,
     clean,
     load_aclimdb,
     load_sst2,
@@ -125,3 +127,17 @@ def test_valence_language_labels_are_the_sign_of_the_summed_valence(modifiers):
         assert any("not" in t.split() for t in corpus.texts)
     again = valence_language(300, modifiers=modifiers, seed=1)
     assert again.texts == corpus.texts
+
+
+@pytest.mark.parametrize("classes", [2, 3, 5])
+def test_class_language_labels_are_the_class_with_the_most_evidence(classes):
+    corpus = class_language(301, classes, seed=2)
+    words = {w: c for c, ws in enumerate(class_words(classes)) for w in ws}
+    counts = np.bincount(corpus.labels, minlength=classes)
+    assert len(corpus) == 301 and counts.max() - counts.min() <= 1  # balanced
+    for text, label in zip(corpus.texts, corpus.labels, strict=True):
+        evidence = np.bincount([words[w] for w in text.split() if w in words], minlength=classes)
+        assert evidence.argmax() == label and (evidence == evidence.max()).sum() == 1
+    assert class_language(301, classes, seed=2).texts == corpus.texts
+    with pytest.raises(ValueError, match="classes must lie in 2"):
+        class_language(10, 11)

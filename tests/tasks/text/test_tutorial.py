@@ -8,7 +8,7 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "sentiment.md"
 
 def test_sentiment_walkthrough_runs():
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 6
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, str(DOC), "exec"), namespace)
@@ -21,3 +21,8 @@ def test_sentiment_walkthrough_runs():
     replaced = namespace["replaced"]
     assert replaced.network_accuracy >= 0.9
     assert 0 <= replaced.agreement <= 1 and replaced.one_step_error > 0
+    # modifiers: the planted flip and doubling, as the text says
+    flip, double = namespace["effects"]
+    assert -1.6 < flip.gain[0] < -0.5 and 1.5 < double.gain[0] < 2.6
+    # three classes: a two-dimensional attractor
+    assert namespace["plane"].line.dimension == 2

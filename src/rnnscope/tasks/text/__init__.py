@@ -14,7 +14,7 @@ from .corpora import (
     movie_reviews,
 )
 from .dataset import EncodedTexts, TextDataset, prepare_text
-from .synthetic import valence, valence_language
+from .synthetic import class_language, class_words, valence, valence_language
 from .task import CORPORA, Sentiment
 from .vocabulary import PAD, UNK, Vocabulary, batches, tokenize
 
@@ -28,6 +28,8 @@ __all__ = [
     "TextDataset",
     "Vocabulary",
     "batches",
+    "class_language",
+    "class_words",
     "clean",
     "load_aclimdb",
     "load_sst2",

@@ -23,7 +23,8 @@ _BREAK = re.compile(r"<br\s*/?>", flags=re.IGNORECASE)
 
 @dataclass
 class Corpus:
-    """Texts with binary sentiment labels (1 positive, 0 negative)."""
+    """Texts with class labels: binary sentiment (1 positive, 0 negative), or ``0 … C−1``
+    for a ``C``-class corpus (:func:`rnnscope.tasks.text.class_language`)."""
 
     texts: list[str]
     labels: np.ndarray

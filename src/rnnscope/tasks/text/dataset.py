@@ -25,7 +25,7 @@ class EncodedTexts:
 
     Attributes:
         ids: one list of token ids per text (whole, untruncated).
-        labels: ``[M]`` 0/1.
+        labels: ``[M]`` class ids (binary: 0/1).
         texts: the original texts.
     """
 
@@ -49,6 +49,7 @@ class TextDataset:
         train, validation, test: :class:`EncodedTexts`.
         max_length: tokens a network reads per text (truncation; ``None``: all).
         keep: ``"last"`` (default) or ``"first"`` tokens kept when truncating.
+        classes: ``C``, labels run over ``0 … C−1`` (2: binary sentiment).
     """
 
     vocabulary: Vocabulary
@@ -57,6 +58,13 @@ class TextDataset:
     test: EncodedTexts
     max_length: int | None = 400
     keep: str = "last"
+    classes: int = 2
+
+    @property
+    def output_size(self) -> int:
+        """Logits a classifier of this data reads out: 1 for two classes (its sign),
+        ``C`` otherwise (softmax)."""
+        return 1 if self.classes == 2 else self.classes
 
     @property
     def vocab_size(self) -> int:
@@ -85,13 +93,18 @@ class TextDataset:
         )
 
     def summary(self) -> dict:
-        out = {"vocabulary": self.vocab_size, "max_length": self.max_length, "keep": self.keep}
+        out = {
+            "vocabulary": self.vocab_size,
+            "max_length": self.max_length,
+            "keep": self.keep,
+            "classes": self.classes,
+        }
         for name in ("train", "validation", "test"):
             part = self.split(name)
             lengths = part.lengths()
             out[name] = {
                 "texts": len(part),
-                "positive": float(np.mean(part.labels)) if len(part) else float("nan"),
+                "positive": float(np.mean(part.labels == 1)) if len(part) else float("nan"),
                 "mean_tokens": float(lengths.mean()) if len(part) else float("nan"),
             }
         return out
@@ -125,8 +138,11 @@ def prepare_text(
     if len(corpus) < 3:
         raise ValueError(f"a corpus of {len(corpus)} texts cannot be split three ways.")
     labels = np.asarray(corpus.labels)
-    if not set(np.unique(labels).tolist()) <= {0, 1}:
-        raise ValueError("labels must be 0 (negative) or 1 (positive).")
+    if labels.dtype.kind not in "iub" or (len(labels) and labels.min() < 0):
+        raise ValueError(
+            "labels must be class ids 0 … C−1 (binary sentiment: 0 negative, 1 positive)."
+        )
+    classes = max(2, int(labels.max()) + 1)
     train, validation, test = corpus.split(fractions, seed=seed)
     vocabulary = Vocabulary(train.texts, max_size=max_vocabulary, min_count=min_count)
 
@@ -134,5 +150,5 @@ def prepare_text(
         return EncodedTexts([vocabulary.encode(t) for t in part.texts], part.labels, part.texts)
 
     return TextDataset(
-        vocabulary, encode(train), encode(validation), encode(test), max_length, keep
+        vocabulary, encode(train), encode(validation), encode(test), max_length, keep, classes
     )

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from .corpora import Corpus, load_aclimdb, load_table, movie_reviews
 from .dataset import TextDataset, prepare_text
-from .synthetic import valence_language
+from .synthetic import class_language, valence_language
 
 #: named corpora; anything else is a path to a table or an aclImdb folder
 CORPORA = ("imdb", "movie_reviews", "rotten_tomatoes", "synthetic")
@@ -31,13 +31,14 @@ class Sentiment:
         text_column, label_column, positive: for a table (see ``load_table``).
         synthetic_size, modifiers: documents in the synthetic language, and whether
             it has "not"/"very".
+        classes: for ``corpus="synthetic"``: 2 (default) is the valence language; more
+            is the ``C``-class evidence language (:func:`class_language`, no modifiers).
         max_length: tokens a network reads per text (the last ones; default 400).
         max_vocabulary, min_count: vocabulary cap and frequency cut-off.
         split_seed: seeds the 80/10/10 train/validation/test split.
     """
 
     name: ClassVar[str] = "sentiment"
-    output_size = 1
 
     def __init__(
         self,
@@ -48,6 +49,7 @@ class Sentiment:
         positive: str | int | None = None,
         synthetic_size: int = 4000,
         modifiers: bool = False,
+        classes: int = 2,
         max_length: int = 400,
         max_vocabulary: int = 20_000,
         min_count: int = 2,
@@ -73,6 +75,15 @@ class Sentiment:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be a positive integer, got {value!r}.")
+        if isinstance(classes, bool) or not isinstance(classes, int) or not 2 <= classes <= 10:
+            raise ValueError(f"classes must be an integer in 2 … 10, got {classes!r}.")
+        if classes != 2 and corpus != "synthetic":
+            raise ValueError(
+                f"classes={classes} needs corpus='synthetic' (the C-class language); "
+                "a corpus's own labels set its classes."
+            )
+        if classes != 2 and modifiers:
+            raise ValueError("modifiers belong to the binary valence language; use classes=2.")
         if max_vocabulary < 3:
             raise ValueError("max_vocabulary must be at least 3 (<pad>, <unk> and one word).")
         if isinstance(split_seed, bool) or not isinstance(split_seed, int) or split_seed < 0:
@@ -84,6 +95,7 @@ class Sentiment:
             "positive": positive,
             "synthetic_size": synthetic_size,
             "modifiers": bool(modifiers),
+            "classes": classes,
             "max_length": max_length,
             "max_vocabulary": max_vocabulary,
             "min_count": min_count,
@@ -96,6 +108,11 @@ class Sentiment:
             f"Sentiment(corpus={o['corpus']!r}, max_length={o['max_length']}, "
             f"max_vocabulary={o['max_vocabulary']})"
         )
+
+    @property
+    def output_size(self) -> int:
+        """Logits per text: 1 for two classes, ``C`` for more."""
+        return 1 if self.options["classes"] == 2 else self.options["classes"]
 
     @property
     def data(self) -> TextDataset:
@@ -117,6 +134,10 @@ def load_corpus(options: dict) -> Corpus:
         return movie_reviews(("rotten_tomatoes",))
     if corpus == "movie_reviews":
         return movie_reviews()
+    if corpus == "synthetic" and options.get("classes", 2) != 2:
+        return class_language(
+            options["synthetic_size"], options["classes"], seed=options["split_seed"]
+        )
     if corpus == "synthetic":
         return valence_language(
             options["synthetic_size"], modifiers=options["modifiers"], seed=options["split_seed"]
