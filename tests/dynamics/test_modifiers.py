@@ -19,7 +19,7 @@ def planted(h, x):
 
 
 def test_a_planted_flip_and_doubling_are_recovered_with_their_decay():
-    states = torch.tensor([[-3.0, 0.0], [0.0, 0.0], [2.0, 0.0]])  # points along the line a
+    states = torch.tensor([[-3.0, 0.0], [0.0, 0.0], [2.0, 0.0]], dtype=torch.float64)  # on the line
     readout = torch.tensor([1.0, 0.0])
     modifiers = torch.tensor([[0.0, -2.0], [0.0, 1.0]])  # "not": gain −1; "very": gain 2
     words = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.5, 0.0], [0.0, 0.0]])
@@ -42,7 +42,7 @@ def test_a_planted_flip_and_doubling_are_recovered_with_their_decay():
 
 
 def test_a_modifier_without_a_transient_has_gain_one():
-    states = torch.zeros(2, 2)
+    states = torch.zeros(2, 2, dtype=torch.float64)
     effects = modifier_effects(
         planted, states, torch.tensor([1.0, 0.0]), torch.tensor([[0.0, 0.0]]),
         torch.tensor([[1.0, 0.0], [-1.0, 0.0]]), max_gap=2, settle=3,
@@ -61,3 +61,19 @@ def test_bad_inputs_are_named():
         modifier_effects(planted, h, w, torch.zeros(1, 3), words)
     with pytest.raises(ValueError, match="word_labels"):
         modifier_effects(planted, h, w, words, words, word_labels=[1, 1])
+
+
+def test_neutral_words_are_not_run_and_many_states_are_thinned():
+    states = torch.linspace(-2, 2, 50, dtype=torch.float64)[:, None] * torch.tensor(
+        [1.0, 0.0], dtype=torch.float64
+    )
+    words = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    (effect,) = modifier_effects(
+        planted, states, torch.tensor([1.0, 0.0]), torch.tensor([[0.0, -2.0]]), words,
+        word_labels=[1, 0], max_gap=0, settle=2, max_states=5,
+    )  # fmt: skip
+    assert effect.gain[0] == pytest.approx(-1.0) and np.isnan(effect.gain_per_word[1])
+    with pytest.raises(ValueError, match="no word as positive or negative"):
+        modifier_effects(
+            planted, states, torch.tensor([1.0, 0.0]), words, words, word_labels=[0, 0]
+        )

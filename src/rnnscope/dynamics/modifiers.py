@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._steps import Step, call_step
+from ._steps import Step, call_step, step_in_dtype
 
 __all__ = ["ModifierEffect", "modifier_effects"]
 
@@ -92,6 +92,7 @@ def modifier_effects(
     settle: int = 20,
     zero=None,
     min_effect: float = 0.1,
+    max_states: int | None = 64,
 ) -> list[ModifierEffect]:
     """Measure how each modifier changes the valence words' effect (module docs).
 
@@ -110,19 +111,28 @@ def modifier_effects(
         zero: the "no word" input ``[I]`` (default zeros).
         min_effect: a (state, word) pair counts towards the gain when its plain
             ``|Δ_w|`` is at least this share of the median ``|Δ_w|``.
+        max_states: start from at most this many of ``states``, evenly spaced in their
+            order (``None``: all); the cost grows with states × words × gaps × settle.
+
+    The steps run in the states' dtype: float64 states give float64 arithmetic,
+    anything else float32 (the step is moved there when it has a ``.to``).
 
     Returns:
         One :class:`ModifierEffect` per modifier, in order.
     """
-    h0 = torch.as_tensor(states).detach().double()
+    h0 = torch.as_tensor(states).detach()
+    dtype = torch.float64 if h0.dtype == torch.float64 else torch.float32
+    h0 = h0.to(dtype)
     if h0.dim() != 2 or h0.shape[0] == 0:
         raise ValueError(f"states must be [M, S] with M ≥ 1, got shape {list(h0.shape)}.")
+    if max_states is not None and len(h0) > max_states:
+        h0 = h0[np.unique(np.linspace(0, len(h0) - 1, max_states).round().astype(int))]
     m, size = h0.shape
-    w = torch.as_tensor(readout).detach().double().reshape(-1)
+    w = torch.as_tensor(readout).detach().to(dtype).reshape(-1)
     if w.shape[0] != size:
         raise ValueError(f"readout must have {size} entries (the state size), got {w.shape[0]}.")
-    mods = _inputs("modifiers", modifiers)
-    xw = _inputs("words", words)
+    mods = _inputs("modifiers", modifiers).to(dtype)
+    xw = _inputs("words", words).to(dtype)
     if mods.shape[1] != xw.shape[1]:
         raise ValueError(
             f"modifiers and words must have the same input width, got {mods.shape[1]} and {xw.shape[1]}."
@@ -134,16 +144,20 @@ def modifier_effects(
     labels = np.ones(n_words) if word_labels is None else np.asarray(word_labels, dtype=float)
     if labels.shape != (n_words,):
         raise ValueError(f"word_labels must be [W] = [{n_words}], got shape {list(labels.shape)}.")
-    x0 = torch.zeros(width, dtype=torch.float64) if zero is None else _vector(zero, width)
+    x0 = torch.zeros(width, dtype=dtype) if zero is None else _vector(zero, width).to(dtype)
     run = _Runner(step, x0)
+    valence = labels != 0  # neutral words have no gain: they are not run
+    all_words, xw = n_words, xw[torch.from_numpy(valence)]
+    n_words = len(xw)
+    if n_words == 0:
+        raise ValueError("word_labels mark no word as positive or negative (all 0).")
 
     # the word's plain effect: Δ_w = w·(F^settle(F(h, x_w))) − w·F^(settle+1)(h)
     alone = run.zeros(h0, settle + 1)  # [M, S]
     plain = run.zeros(run(_tile(h0, n_words), _rep(xw, m)), settle) @ w  # [M·W]
-    plain = (plain - _tile(alone @ w, n_words)).reshape(m, n_words).numpy()
-    valence = labels != 0
-    scale = float(np.median(np.abs(plain[:, valence]))) if valence.any() else 0.0
-    clear = (np.abs(plain) >= min_effect * scale) & valence[None, :] & (scale > 0)
+    plain = (plain - _tile(alone @ w, n_words)).reshape(m, n_words).double().numpy()
+    scale = float(np.median(np.abs(plain)))
+    clear = (np.abs(plain) >= min_effect * scale) & (scale > 0)
 
     effects = []
     for x_m in mods:
@@ -154,19 +168,24 @@ def modifier_effects(
             ready = run.zeros(after, gap)
             base = run.zeros(ready, settle + 1) @ w  # modifier and gap, no word
             moved = run.zeros(run(_tile(ready, n_words), _rep(xw, m)), settle) @ w
-            changed = (moved - _tile(base, n_words)).reshape(m, n_words).numpy()
+            changed = (moved - _tile(base, n_words)).reshape(m, n_words).double().numpy()
             ratio = np.where(clear, changed / np.where(clear, plain, 1.0), np.nan)
             gains.append(_nanmedian(ratio))
             if gap == 0:
-                per_word = np.array([_nanmedian(ratio[:, j]) for j in range(n_words)])
+                per_word = np.full(all_words, np.nan)
+                per_word[valence] = [_nanmedian(ratio[:, j]) for j in range(n_words)]
         # the transient: displacement from the states left alone, step by step
         path, h, r = [], after, run(h0, x0.expand(m, width))
         for t in range(settle + 1):
             path.append(h - r)
             if t < settle:
                 h, r = run(h, x0.expand(m, width)), run(r, x0.expand(m, width))
-        disp = torch.stack(path)  # [settle + 1, M, S]
-        own = float(np.median(((disp[-1] @ w) / scale).numpy())) if scale > 0 else float("nan")
+        disp = torch.stack(path).double()  # [settle + 1, M, S]
+        own = (
+            float(np.median(((disp[-1] @ w.double()) / scale).numpy()))
+            if scale > 0
+            else float("nan")
+        )
         effects.append(_transient(disp, w, np.array(gains), per_word, own))
     return effects
 
@@ -177,6 +196,7 @@ def _transient(disp: torch.Tensor, w: torch.Tensor, gains, per_word, own) -> Mod
     var = sing**2
     ratio = var / var.sum() if var.sum() > 0 else var
     dimension = int(np.searchsorted(np.cumsum(ratio), 0.9 - 1e-12) + 1) if var.sum() > 0 else 0
+    w = w.double()
     unit = (w / w.norm()).numpy()
     total = float((flat**2).sum())
     readout_share = float(((flat @ unit) ** 2).sum() / total) if total > 0 else float("nan")
@@ -205,16 +225,15 @@ def _decay_time(norms: np.ndarray) -> float:
 
 
 class _Runner:
-    """The step in float64 on flat ``[B, S]`` batches."""
+    """The step in the states' dtype on flat ``[B, S]`` batches."""
 
     def __init__(self, step: Step, zero: torch.Tensor) -> None:
-        self.step = step.to(torch.float64) if hasattr(step, "to") else step
+        self.step = step_in_dtype(step, zero.dtype)
         self.zero = zero
 
     def __call__(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        dtype = h.dtype
-        out = call_step(self.step, h, x.to(dtype))
-        return out.to(torch.float64)
+        with torch.no_grad():
+            return call_step(self.step, h, x.to(h.dtype)).to(h.dtype)
 
     def zeros(self, h: torch.Tensor, steps: int) -> torch.Tensor:
         x = self.zero.expand(h.shape[0], -1)

@@ -175,7 +175,7 @@ def analyze_text_network(spec, task: Sentiment, row, params, words, device: str 
             agreement=lin.agreement,
         )
     arrays_modifiers = modifier_arrays(
-        spec, task, step, fps.points if len(fps) >= 2 else states[mask][:64], readout,
+        spec, task, step, fps.points.float() if len(fps) >= 2 else states[mask][:64], readout,
         params["embedding"][0], ids if binary else np.zeros(0, int), valence,
     )  # fmt: skip
     d = net.embedding_size
@@ -225,6 +225,7 @@ def modifier_arrays(spec, task, step, starts, readout, embedding, ids, valence) 
         word_labels=valence,
         max_gap=MODIFIER_GAPS,
         settle=MODIFIER_SETTLE,
+        max_states=MODIFIER_STATES,
     )
     out["sentiment_modifier_gain"] = np.stack([e.gain for e in effects])
     out["sentiment_modifier_summary"] = np.array(
@@ -236,6 +237,8 @@ def modifier_arrays(spec, task, step, starts, readout, embedding, ids, valence) 
 
 #: zero-input steps after the word before its effect is read (transients fade)
 MODIFIER_SETTLE = 20
+#: fixed points (evenly spaced in their order) the modifier read-out starts from
+MODIFIER_STATES = 32
 
 
 def summary_table(frame: pd.DataFrame, per_network: list[dict]) -> pd.DataFrame:
