@@ -1,5 +1,6 @@
 """Optimiser transforms: per-network Adam equals torch.optim.Adam run on each network."""
 
+import pytest
 import torch
 
 from rnnscope.train import optim
@@ -76,3 +77,13 @@ def test_per_network_clip_follows_the_network_when_others_retire():
     pop.step((pop.work["W"] * 10).sum(1), 2)
     pop.retire([1, 2])
     torch.testing.assert_close(pop.master["W"].norm(dim=1), torch.tensor([1.0, 20 * 2**0.5, 0.2]))
+
+
+def test_cosine_schedule_scales_every_networks_update_from_one_to_zero():
+    grads = {"W": torch.ones(2, 3)}
+    cosine = optim.scale_by_schedule(optim.schedule("cosine", 10))
+    factors = [float(cosine.update(grads, {}, grads, t)[0]["W"][0, 0]) for t in (0, 5, 10, 20)]
+    assert factors == pytest.approx([1.0, 0.5, 0.0, 0.0], abs=1e-12)
+    assert optim.schedule("constant", 10)(7) == 1.0
+    with pytest.raises(ValueError, match="unknown schedule"):
+        optim.schedule("step", 10)

@@ -139,3 +139,14 @@ def test_a_grid_sets_each_networks_clip_and_embedding_width(data):
     result = train_text_population(data, wide, config)
     widths = sorted(g.params["embedding"].shape[-1] for g in result.groups)
     assert widths == [4, 12] and len(result.groups) == 2  # one group per width
+
+
+def test_a_learning_rate_schedule_is_applied_and_checked(data):
+    grid = rs.make_grid(["gru"], [8], learning_rates=[3e-2], seeds=[0])
+    config = dict(embedding_size=8, max_epochs=1, eval_every=10)
+    flat = train_text_population(data, grid, TextTrainConfig(**config)).groups[0].params
+    cosine = TextTrainConfig(**config, lr_schedule="cosine")
+    decayed = train_text_population(data, grid, cosine).groups[0].params
+    assert not torch.equal(flat["W_hh"], decayed["W_hh"])
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        TextTrainConfig(lr_schedule="step")

@@ -212,6 +212,9 @@ class TextTrainSpec(_Strict):
     embedding_scale: float = Field(
         0.05, gt=0, description="standard deviation of the initial embeddings"
     )
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="learning-rate schedule over the epochs"
+    )
     recurrent_init: dict[str, Literal["fan_in", "orthogonal"]] = Field(
         default_factory=lambda: {"vanilla": "orthogonal"},
         description="recurrent-weight initialiser per architecture (others: fan_in)",

@@ -53,6 +53,11 @@ def check_common(config: Any) -> None:
         raise ValueError(f"{name}.betas must be two numbers in [0, 1), got {config.betas!r}.")
     if config.data_seed < 0:
         raise ValueError(f"{name}.data_seed must be >= 0.")
+    if config.lr_schedule not in optim.SCHEDULES:
+        raise ValueError(
+            f"{name}.lr_schedule must be one of {', '.join(map(repr, optim.SCHEDULES))}, "
+            f"got {config.lr_schedule!r}."
+        )
     if config.backward not in ("fused", "autograd"):
         raise ValueError(f"{name}.backward must be 'fused' or 'autograd', got {config.backward!r}.")
     try:
@@ -251,6 +256,9 @@ def train_group(recipe: Recipe, net, rows: pd.DataFrame, device: torch.device, r
     optimiser = optim.adam(
         learning_rate, *config.betas, config.eps, grad_clips(rows, config.grad_clip)
     )
+    if config.lr_schedule != "constant":
+        schedule = optim.schedule(config.lr_schedule, recipe.max_steps)
+        optimiser = optim.chain(optimiser, optim.scale_by_schedule(schedule))
     pop = Population(params, optimiser, torch.tensor(rows["l2"].to_numpy(), dtype=torch.float32))
     noise = NoiseStreams(run.seeds, config.state_noise, net.state_size, device)
     decay = recipe.decay_keys(params)

@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -40,6 +41,8 @@ __all__ = [
     "network_norm",
     "scale_by_adam",
     "scale_by_learning_rate",
+    "scale_by_schedule",
+    "schedule",
 ]
 
 
@@ -127,6 +130,31 @@ def scale_by_learning_rate(learning_rate: torch.Tensor) -> Transform:
         return {k: -_per_network(lr, g) * g for k, g in grads.items()}, state
 
     return Transform(init, update)
+
+
+def scale_by_schedule(schedule: Callable[[int], float]) -> Transform:
+    """Multiply every update by ``schedule(step)`` (the same factor for all networks:
+    a learning-rate schedule on top of each network's own rate)."""
+
+    def update(grads, state, params, step):
+        factor = float(schedule(step))
+        return {k: g * factor for k, g in grads.items()}, state
+
+    return Transform(lambda params: {}, update)
+
+
+#: the learning-rate schedules trainers accept by name
+SCHEDULES = ("constant", "cosine")
+
+
+def schedule(name: str, total_steps: int) -> Callable[[int], float]:
+    """A named schedule over ``total_steps``: ``"constant"`` (1) or ``"cosine"``
+    (``½(1 + cos(π t / total_steps))``, from 1 at the start to 0 at the end)."""
+    if name == "constant":
+        return lambda step: 1.0
+    if name == "cosine":
+        return lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+    raise ValueError(f"unknown schedule {name!r}; choose from {', '.join(map(repr, SCHEDULES))}.")
 
 
 def chain(*transforms: Transform) -> Transform:

@@ -51,6 +51,8 @@ class TextTrainConfig:
             ``solved`` (default 0.8).
         state_noise: σ of Gaussian noise added to the state each step (default 0).
         grad_clip: per-network gradient-norm clip (default 1.0; 0 disables).
+        lr_schedule: ``"constant"`` (default) or ``"cosine"`` over the step budget
+            (``max_epochs`` passes), see :class:`rnnscope.train.TrainConfig`.
         betas, eps: Adam's.
         data_seed: seeds the order of training batches.
         log_every: steps between loss-history entries (default 10).
@@ -76,6 +78,7 @@ class TextTrainConfig:
     success_accuracy: float = 0.8
     state_noise: float = 0.0
     grad_clip: float = 1.0
+    lr_schedule: str = "constant"
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     data_seed: int = 0

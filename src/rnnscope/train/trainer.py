@@ -60,6 +60,8 @@ class TrainConfig:
             flip-flop network can reach 100% accuracy while holding its memories by
             slow drift; with σ = 0.1 the memories become stable fixed points.
         grad_clip: per-network gradient-norm clip (default 1.0; 0 disables).
+        lr_schedule: ``"constant"`` (default) or ``"cosine"``: each network's learning
+            rate times ``½(1 + cos(π t / max_steps))`` at step ``t``.
         betas, eps: Adam's moment decay rates and epsilon.
         eval_every: steps between evaluations of the success criterion (default 50).
         eval_batch_size: trials in the fixed, noiseless evaluation batch (default 256).
@@ -92,6 +94,7 @@ class TrainConfig:
     batch_size: int = 64
     state_noise: float = 0.1
     grad_clip: float = 1.0
+    lr_schedule: str = "constant"
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     eval_every: int = 50
