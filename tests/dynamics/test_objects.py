@@ -119,3 +119,21 @@ def test_autodiff_jacobians_of_a_plain_callable_equal_closed_forms():
     j_closed = cell.jacobians(params, h, x)
     for a, b in zip(j_auto, j_closed, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_the_linearized_step_gives_the_same_states_in_chunks():
+    """A large batch is stepped in pieces (one Jacobian per state would not fit):
+    the pieces give what one piece gives."""
+    cell = rs.cells.GRU(6, 2)
+    params = cell.init(1, seed=1, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(1)
+    fps = rs.find_fixed_points(
+        cell.bind(params), 0.3 * torch.randn(1, 40, 6, generator=gen, dtype=torch.float64)
+    )
+    model = rs.dynamics.LinearizedModel(fps)
+    h = torch.randn(7, 5, 6, generator=gen, dtype=torch.float64)
+    x = torch.randn(7, 5, 2, generator=gen, dtype=torch.float64)
+    whole = model.step(h, x)
+    model.max_elements = 6 * 8 * 3  # three rows at a time
+    torch.testing.assert_close(model.step(h, x), whole, rtol=0, atol=0)
+    assert whole.shape == (7, 5, 6)
