@@ -299,10 +299,11 @@ def modifier_gain(
     return fig, {a: gains[a] for a in archs}
 
 
-def class_attractor(panels: dict[str, tuple[np.ndarray, np.ndarray]], classes: int):
-    """A ``C``-class text task: each representative network's zero-input fixed points in
-    their top two principal components, coloured by the class its readout gives each
-    point. ``panels``: architecture → (points ``[M, H]``, class ``[M]``)."""
+def class_attractor(panels: dict[str, tuple], classes: int):
+    """A ``C``-class text task: each representative network's zero-input fixed points,
+    coloured by the class its readout gives each point, over the states it visits on the
+    probe texts (grey), in the top two principal components of those states.
+    ``panels``: architecture → (points ``[M, H]``, class ``[M]``, visited ``[K, H]``)."""
     archs = list(panels)
     fig, axes = plt.subplots(
         1, max(1, len(archs)), figsize=(2.6 * max(1, len(archs)), 2.6), squeeze=False
@@ -310,10 +311,12 @@ def class_attractor(panels: dict[str, tuple[np.ndarray, np.ndarray]], classes: i
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     data = {}
     for ax, arch in zip(axes[0], archs, strict=False):
-        points, label = panels[arch]
-        centred = points - points.mean(axis=0)
-        _, _, axes_ = np.linalg.svd(centred, full_matrices=False)
-        xy = centred @ axes_[:2].T if len(axes_) >= 2 else np.c_[centred @ axes_[0], 0 * label]
+        points, label, visited = panels[arch]
+        mean = visited.mean(axis=0)
+        _, _, axes_ = np.linalg.svd(visited - mean, full_matrices=False)
+        xy = (points - mean) @ axes_[:2].T
+        cloud = (visited - mean) @ axes_[:2].T
+        ax.plot(cloud[:, 0], cloud[:, 1], ".", ms=1, color="#bbbbbb", alpha=0.3, zorder=0)
         data[arch] = xy
         for c in range(classes):
             pick = label == c
@@ -323,6 +326,9 @@ def class_attractor(panels: dict[str, tuple[np.ndarray, np.ndarray]], classes: i
         ax.set_xlabel("PC1", fontsize=7)
         ax.set_ylabel("PC2", fontsize=7)
     axes[0][0].legend(frameon=False, fontsize=6)
-    fig.suptitle(f"Fixed points of a {classes}-class integrator (top two PCs)", fontsize=9)
+    fig.suptitle(
+        f"Fixed points of a {classes}-class integrator over its visited states (grey)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig, data

@@ -528,7 +528,12 @@ def _attractor(study, representatives, table, classes: int, figs) -> str:
         hidden = params["W_out"].shape[1]
         points = fps.points.numpy()[:, :hidden]
         logits = points @ params["W_out"][0] + params["b_out"][0]
-        panels[arch] = (points, logits.argmax(axis=1))
+        probe = study.probe_states(n)
+        panels[arch] = (
+            points,
+            logits.argmax(axis=1),
+            probe.reshape(-1, probe.shape[-1])[:, :hidden],
+        )
     by_net = table.set_index("network")
     dims = ", ".join(
         f"{arch} {int(by_net.loc[n, 'line_dimension'])} (participation {by_net.loc[n, 'participation_ratio']:.2f})"
