@@ -42,9 +42,16 @@ def test_planted_not_and_very_are_recovered_from_a_trained_network():
     assert analysis.n_fixed_points >= 2
     flip, double = modifier_effects(
         net.step_function(params), analysis.fixed_points.points, readout,
-        embedding[[index["not"], index["very"]]], embedding[[index[w] for w in words]], max_gap=4,
+        embedding[[index["not"], index["very"]]], embedding[[index[w] for w in words]],
+        word_labels=[1] * len(POSITIVE) + [-1] * len(NEGATIVE), max_gap=4,
     )  # fmt: skip
+    # "not good" reads as "bad" and "not bad" as "good": both gains negative, and their
+    # product about 1 (the two kinds of words move the readout by different amounts)
+    assert flip.gain_positive[0] < -0.1 and flip.gain_negative[0] < -0.1, flip.summary()
+    assert 0.5 < flip.gain_positive[0] * flip.gain_negative[0] < 2, flip.summary()
     assert -1.6 < flip.gain[0] < -0.5, flip.gain
+    # "very" doubles each kind of word
+    assert 1.4 < double.gain_positive[0] < 2.8 and 1.4 < double.gain_negative[0] < 2.8
     assert 1.5 < double.gain[0] < 2.6, double.gain
     assert abs(flip.gain[-1] - 1) < 0.3 and abs(double.gain[-1] - 1) < 0.3  # faded
     for effect in (flip, double):

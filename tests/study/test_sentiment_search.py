@@ -45,6 +45,21 @@ def test_a_search_trains_the_drawn_configurations_with_their_own_settings(search
             assert params["W_out"].shape[1] == row.hidden_size
 
 
+def test_selection_takes_the_best_validation_accuracy_per_architecture_first_on_ties():
+    import pandas as pd
+
+    frame = pd.DataFrame({
+        "network": [0, 1, 2, 3, 4, 5], "architecture": ["gru", "gru", "gru", "lstm", "lstm", "ugrnn"],
+        "accuracy": [0.8, 0.9, 0.9, 0.7, float("nan"), float("nan")],
+        "test_accuracy": [0.85, 0.8, 0.95, 0.7, 0.9, 0.9],
+    })  # fmt: skip
+    table = _text.selection_table(frame)
+    assert list(table.loc[table["selected"], "network"]) == [1, 3]  # validation, not test
+    assert list(table["network"]) == [1, 2, 0, 3, 4, 5]  # best first within architecture
+    best = _text.best_table(frame)
+    assert list(best.index) == ["gru", "lstm"] and list(best["network"]) == [1, 3]
+
+
 def test_selection_picks_the_best_validation_configuration(searched):
     with load(searched) as study:
         frame = study.networks
@@ -64,11 +79,30 @@ def test_selection_picks_the_best_validation_configuration(searched):
 
 
 def test_the_modifier_read_out_is_stored_and_reported(searched):
+    import torch
+
+    from rnnscope.dynamics import modifier_effects
+
     with load(searched) as study:
         for n in study.networks["network"]:
             arrays = study.analysis(int(n))
             assert list(arrays["sentiment_modifier_words"]) == ["not", "very"]
             assert arrays["sentiment_modifier_gain"].shape == (2, _text.MODIFIER_GAPS + 1)
+        # what is stored is modifier_effects of the network, from its fixed points
+        n = int(study.networks["network"].iloc[0])
+        net, params = study.network(n)
+        fps = study.fixed_points(n)
+        index = study.family.task(study.spec).data.vocabulary.index
+        ids, labels = _text.valence_words(study.baseline())
+        table = params["embedding"][0]
+        effects = modifier_effects(
+            net.step_function(params), fps.points.float(), net.readout_vectors(params)[0, :, 0],
+            table[[index["not"], index["very"]]], table[torch.from_numpy(ids).long()],
+            word_labels=labels, max_gap=_text.MODIFIER_GAPS, settle=_text.MODIFIER_SETTLE,
+            max_states=_text.MODIFIER_STATES,
+        )  # fmt: skip
+        stored = study.analysis(n)["sentiment_modifier_gain"]
+        np.testing.assert_allclose(stored, np.stack([e.gain for e in effects]), rtol=1e-5)
     summary = (searched / "report" / "summary.txt").read_text()
     assert "modifier words, best network per architecture" in summary
     html = (searched / "report" / "index.html").read_text()
@@ -85,7 +119,9 @@ def test_a_three_class_study_reports_its_attractor_dimension(tmp_path):
         row = study.readout_table().iloc[0]
         assert row["classes"] == 3 and study.params(0)["W_out"].shape[-1] == 3
         assert row["test_accuracy"] > 0.8
-        assert np.isfinite(row["line_dimension"]) and np.isfinite(row["readout_subspace_share"])
+        # the stored read-out gives the ground truth: a plane of fixed points in the
+        # readout's two class contrasts
+        assert row["line_dimension"] == 2 and row["readout_subspace_share"] > 0.8
         assert np.isnan(row["valence_auc"])  # no valence words for three classes
         build_report(study)
     html = (tmp_path / "s" / "report" / "index.html").read_text()

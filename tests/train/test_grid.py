@@ -86,5 +86,22 @@ def test_random_search_draws_configurations_per_architecture_with_all_their_seed
     assert picked.equals(sample_grid(grid, 3, seed=1))  # seeded
     assert not picked.equals(sample_grid(grid, 3, seed=2))
     assert len(sample_grid(grid, 100)) == len(grid)  # fewer configurations: all kept
+    # a larger search keeps the smaller one's configurations; another architecture
+    # leaves the others' draws alone
+    config_of = lambda g: set(map(tuple, g[config].astype(str).to_numpy()))  # noqa: E731
+    assert config_of(sample_grid(grid, 3, seed=1)) <= config_of(sample_grid(grid, 5, seed=1))
+    more = make_grid(["vanilla", "gru", "lstm"], [8, 16], learning_rates=[1e-3, 3e-3],
+                     l2=[0.0, 1e-4], seeds=[0, 1])  # fmt: skip
+    gru = lambda g: config_of(g[g["architecture"] == "gru"])  # noqa: E731
+    assert gru(sample_grid(more, 3, seed=1)) == gru(picked)
     with pytest.raises(ValueError, match="at least 1"):
         sample_grid(grid, 0)
+
+
+def test_hand_made_clips_and_widths_are_checked():
+    grid = make_grid(["gru"], [8])
+    with pytest.raises(ValueError, match="'grad_clip' must hold numbers >= 0"):
+        check_grid(grid.assign(grad_clip=-1.0))
+    with pytest.raises(ValueError, match="'embedding_size' must hold positive integers"):
+        check_grid(grid.assign(embedding_size=8.5))
+    assert check_grid(grid.drop(columns=["grad_clip", "embedding_size"]))["grad_clip"].isna().all()

@@ -148,5 +148,17 @@ def test_a_learning_rate_schedule_is_applied_and_checked(data):
     cosine = TextTrainConfig(**config, lr_schedule="cosine")
     decayed = train_text_population(data, grid, cosine).groups[0].params
     assert not torch.equal(flat["W_hh"], decayed["W_hh"])
+    # the schedule runs over the trainer's whole step budget
+    from rnnscope.train import optim
+
+    calls = []
+    original = optim.schedule
+    try:
+        optim.schedule = lambda name, total: calls.append((name, total)) or original(name, total)
+        train_text_population(data, grid, cosine)
+    finally:
+        optim.schedule = original
+    steps = -(-len(data.train) // cosine.batch_size) * cosine.max_epochs
+    assert calls == [("cosine", steps)]
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
         TextTrainConfig(lr_schedule="step")

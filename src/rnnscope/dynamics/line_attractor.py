@@ -141,8 +141,9 @@ def fit_line_attractor(
 
 def readout_subspace_share(points, readout) -> float:
     """Share of the points' variance (about their mean) inside the span of what the
-    readout distinguishes: the readout vector for one output, the class contrasts
-    (columns minus their mean, ``C − 1`` directions) for ``C ≥ 3`` softmax outputs.
+    readout distinguishes: the readout vector for one output (a logit), the class
+    contrasts (columns minus their mean, ``C − 1`` directions) for ``C ≥ 2`` softmax
+    outputs.
 
     Args:
         points: ``[M, S]`` fixed points (M ≥ 2).
@@ -159,7 +160,7 @@ def readout_subspace_share(points, readout) -> float:
         raise ValueError(
             f"points must be [M, S] with M ≥ 2 and readout [S, O]; got {list(pts.shape)} and {list(w.shape)}."
         )
-    contrasts = w if w.shape[1] < 3 else w - w.mean(axis=1, keepdims=True)
+    contrasts = w if w.shape[1] == 1 else w - w.mean(axis=1, keepdims=True)
     basis, sing, _ = np.linalg.svd(contrasts, full_matrices=False)
     basis = basis[:, sing > 1e-10 * max(sing.max(), 1e-300)]
     centred = pts - pts.mean(axis=0)

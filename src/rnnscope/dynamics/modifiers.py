@@ -43,7 +43,13 @@ class ModifierEffect:
     Attributes:
         gain: ``[G]`` median gain of the valence words' effect on the readout when the
             modifier comes ``k = 0 … G−1`` zero-input steps before them (1: no effect;
-            −1: flipped; 2: doubled).
+            −1: flipped; 2: doubled), over all words and states.
+        gain_positive, gain_negative: ``[G]`` the same over the positive and the
+            negative words alone (NaN without labels or without such words). They
+            differ when the two kinds move the readout by different amounts: a network
+            that reads "not good" as "bad" and "not bad" as "good" has
+            ``gain_positive = Δ_bad / Δ_good`` and ``gain_negative = Δ_good / Δ_bad``,
+            negative both, with product 1, while the pooled median falls between them.
         gain_per_word: ``[W]`` median gain over starting states, gap 0 (NaN for words
             without a clear plain effect, e.g. neutral ones).
         own_effect: median readout change the modifier alone leaves after ``settle``
@@ -60,6 +66,8 @@ class ModifierEffect:
     """
 
     gain: np.ndarray
+    gain_positive: np.ndarray
+    gain_negative: np.ndarray
     gain_per_word: np.ndarray
     own_effect: float
     transient_axes: np.ndarray
@@ -72,6 +80,8 @@ class ModifierEffect:
     def summary(self) -> dict:
         return {
             "gain": float(self.gain[0]),
+            "gain_positive": float(self.gain_positive[0]),
+            "gain_negative": float(self.gain_negative[0]),
             f"gain_gap_{len(self.gain) - 1}": float(self.gain[-1]),
             "own_effect": self.own_effect,
             "transient_dimension": self.transient_dimension,
@@ -103,8 +113,8 @@ def modifier_effects(
         readout: ``[S]`` readout vector in state coordinates.
         modifiers: ``[K, I]`` modifier inputs (word embeddings).
         words: ``[W, I]`` valence-word inputs.
-        word_labels: optional ``[W]`` (+1/−1/0): words labelled 0 are left out of the
-            gain (their plain effect is noise).
+        word_labels: optional ``[W]`` (+1/−1/0): words labelled 0 are left out (their
+            plain effect is noise); the signs give ``gain_positive``/``gain_negative``.
         max_gap: gaps ``0 … max_gap`` zero-input steps between modifier and word.
         settle: zero-input steps after the word before the readout is read, so that
             transients fade and what is left is what the line holds.
@@ -115,7 +125,8 @@ def modifier_effects(
             order (``None``: all); the cost grows with states × words × gaps × settle.
 
     The steps run in the states' dtype: float64 states give float64 arithmetic,
-    anything else float32 (the step is moved there when it has a ``.to``).
+    anything else float32 (the step is moved there when it has a ``.to``; a plain
+    callable must accept states of that dtype).
 
     Returns:
         One :class:`ModifierEffect` per modifier, in order.
@@ -125,6 +136,20 @@ def modifier_effects(
     h0 = h0.to(dtype)
     if h0.dim() != 2 or h0.shape[0] == 0:
         raise ValueError(f"states must be [M, S] with M ≥ 1, got shape {list(h0.shape)}.")
+    if not torch.isfinite(h0).all():
+        raise ValueError("states contain NaN or inf; pass finite starting states.")
+    for name, value, low in (("max_gap", max_gap, 0), ("settle", settle, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    max_gap, settle = int(max_gap), int(settle)
+    if max_states is not None and (
+        isinstance(max_states, bool)
+        or not isinstance(max_states, int | np.integer)
+        or max_states < 1
+    ):
+        raise ValueError(f"max_states must be a positive integer or None, got {max_states!r}.")
+    if not min_effect >= 0:
+        raise ValueError(f"min_effect must be >= 0, got {min_effect!r}.")
     if max_states is not None and len(h0) > max_states:
         h0 = h0[np.unique(np.linspace(0, len(h0) - 1, max_states).round().astype(int))]
     m, size = h0.shape
@@ -137,16 +162,16 @@ def modifier_effects(
         raise ValueError(
             f"modifiers and words must have the same input width, got {mods.shape[1]} and {xw.shape[1]}."
         )
-    for name, value in (("max_gap", max_gap), ("settle", settle)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
     n_words, width = xw.shape
     labels = np.ones(n_words) if word_labels is None else np.asarray(word_labels, dtype=float)
     if labels.shape != (n_words,):
         raise ValueError(f"word_labels must be [W] = [{n_words}], got shape {list(labels.shape)}.")
+    if not np.isfinite(labels).all():
+        raise ValueError("word_labels contain NaN or inf; use +1, −1 or 0 per word.")
     x0 = torch.zeros(width, dtype=dtype) if zero is None else _vector(zero, width).to(dtype)
     run = _Runner(step, x0)
     valence = labels != 0  # neutral words have no gain: they are not run
+    sign = np.sign(labels[valence])
     all_words, xw = n_words, xw[torch.from_numpy(valence)]
     n_words = len(xw)
     if n_words == 0:
@@ -162,7 +187,7 @@ def modifier_effects(
     effects = []
     for x_m in mods:
         after = run(h0, x_m.expand(m, width))  # [M, S]: the modifier read
-        gains = []
+        gains, positive, negative = [], [], []
         per_word = None
         for gap in range(max_gap + 1):
             ready = run.zeros(after, gap)
@@ -171,6 +196,8 @@ def modifier_effects(
             changed = (moved - _tile(base, n_words)).reshape(m, n_words).double().numpy()
             ratio = np.where(clear, changed / np.where(clear, plain, 1.0), np.nan)
             gains.append(_nanmedian(ratio))
+            positive.append(_nanmedian(ratio[:, sign > 0]) if word_labels is not None else np.nan)
+            negative.append(_nanmedian(ratio[:, sign < 0]) if word_labels is not None else np.nan)
             if gap == 0:
                 per_word = np.full(all_words, np.nan)
                 per_word[valence] = [_nanmedian(ratio[:, j]) for j in range(n_words)]
@@ -186,11 +213,12 @@ def modifier_effects(
             if scale > 0
             else float("nan")
         )
-        effects.append(_transient(disp, w, np.array(gains), per_word, own))
+        gain = (np.array(gains), np.array(positive, float), np.array(negative, float))
+        effects.append(_transient(disp, w, gain, per_word, own))
     return effects
 
 
-def _transient(disp: torch.Tensor, w: torch.Tensor, gains, per_word, own) -> ModifierEffect:
+def _transient(disp: torch.Tensor, w: torch.Tensor, gain, per_word, own) -> ModifierEffect:
     flat = disp.reshape(-1, disp.shape[-1]).numpy()
     _, sing, axes = np.linalg.svd(flat, full_matrices=False)  # uncentred: displacement from 0
     var = sing**2
@@ -201,12 +229,15 @@ def _transient(disp: torch.Tensor, w: torch.Tensor, gains, per_word, own) -> Mod
     total = float((flat**2).sum())
     readout_share = float(((flat @ unit) ** 2).sum() / total) if total > 0 else float("nan")
     norms = np.median(np.linalg.norm(disp.numpy(), axis=-1), axis=1)  # [settle + 1]
+    k = max(dimension, 0)
     return ModifierEffect(
-        gain=gains,
+        gain=gain[0],
+        gain_positive=gain[1],
+        gain_negative=gain[2],
         gain_per_word=per_word,
         own_effect=own,
-        transient_axes=axes[: max(dimension, 1)],
-        transient_variance=ratio[: max(dimension, 1)],
+        transient_axes=axes[:k],  # none for a modifier that excites nothing
+        transient_variance=ratio[:k],
         transient_dimension=dimension,
         readout_share=readout_share,
         transient_tau=_decay_time(norms),
@@ -233,7 +264,15 @@ class _Runner:
 
     def __call__(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return call_step(self.step, h, x.to(h.dtype)).to(h.dtype)
+            try:
+                return call_step(self.step, h, x.to(h.dtype)).to(h.dtype)
+            except RuntimeError as err:
+                if "dtype" not in str(err) and "Double" not in str(err) and "Float" not in str(err):
+                    raise
+                raise ValueError(
+                    f"the step failed on {h.dtype} states ({str(err).splitlines()[0]}); pass states "
+                    "in the step's dtype, or give the step a .to(dtype) method."
+                ) from None
 
     def zeros(self, h: torch.Tensor, steps: int) -> torch.Tensor:
         x = self.zero.expand(h.shape[0], -1)

@@ -306,7 +306,7 @@ def class_attractor(panels: dict[str, tuple], classes: int):
     ``panels``: architecture → (points ``[M, H]``, class ``[M]``, visited ``[K, H]``)."""
     archs = list(panels)
     fig, axes = plt.subplots(
-        1, max(1, len(archs)), figsize=(2.6 * max(1, len(archs)), 2.6), squeeze=False
+        1, max(1, len(archs)), figsize=(max(4.2, 2.6 * len(archs)), 2.8), squeeze=False
     )
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     data = {}

@@ -479,7 +479,7 @@ def _sentiment(study, analyzed, representatives, arrays, figs) -> str:
     )
     from ..study import _text
 
-    networks = analyzed.reset_index(drop=True)
+    networks = study.networks  # every configuration searched, analysed or not
     if (networks.groupby("architecture").size() > 1).any():
         selection = _text.selection_table(networks)
         out.append(
@@ -537,8 +537,10 @@ def _attractor(study, representatives, table, classes: int, figs) -> str:
     by_net = table.set_index("network")
     dims = ", ".join(
         f"{arch} {int(by_net.loc[n, 'line_dimension'])} (participation {by_net.loc[n, 'participation_ratio']:.2f})"
+        if by_net.loc[n, "fixed_points"] >= 2
+        else f"{arch} undefined ({int(by_net.loc[n, 'fixed_points'])} fixed point)"
         for arch, (n, _) in representatives.items()
-        if n in by_net.index and np.isfinite(by_net.loc[n, "line_dimension"])
+        if n in by_net.index
     )
     text = (
         f"<h3>The attractor of a {classes}-class task</h3><p>A {classes}-class integrator needs "
@@ -566,7 +568,8 @@ def _modifiers(representatives, arrays, figs) -> str:
     if not have:
         return ""
     rows = [
-        {"architecture": arch, "modifier": str(word), **dict(zip(MODIFIER_FIELDS, summary, strict=True))}
+        {"architecture": arch, "modifier": str(word),
+         **dict(zip(MODIFIER_FIELDS, [*summary, *[np.nan] * (len(MODIFIER_FIELDS) - len(summary))], strict=True))}
         for arch, a in have.items()
         for word, summary in zip(a["sentiment_modifier_words"], a["sentiment_modifier_summary"], strict=True)
     ]  # fmt: skip
@@ -580,7 +583,9 @@ def _modifiers(representatives, arrays, figs) -> str:
         "<h3>Modifier words</h3><p>Each modifier is read at the fixed points, followed after "
         "0–5 empty steps by each valence word; <code>gain</code> is that word's lasting effect "
         "on the readout divided by its effect alone (median over words and points: −1 flips "
-        "it, 2 doubles it, 1 leaves it). <code>own_effect</code>: the modifier's own lasting "
+        "it, 2 doubles it, 1 leaves it); <code>gain_positive</code>, <code>gain_negative</code>: "
+        "over the positive and the negative words alone (a network that reads “not good” as "
+        "“bad” gives Δ_bad/Δ_good and Δ_good/Δ_bad, negative both, product 1). <code>own_effect</code>: the modifier's own lasting "
         "effect, relative to a valence word's. The transient: the displacement the modifier "
         "alone excites — axes for 90% of it (<code>transient_dimension</code>), its share "
         "along the readout and its decay time in tokens.</p>"

@@ -28,7 +28,10 @@ SENTIMENT_KEYS = (
     "sentiment_modifier_displacement",
 )
 #: the fields of ``sentiment_modifier_summary`` (one row per modifier word)
-MODIFIER_FIELDS = ("gain", "own_effect", "transient_dimension", "readout_share", "transient_tau")
+MODIFIER_FIELDS = (
+    "gain", "own_effect", "transient_dimension", "readout_share", "transient_tau",
+    "gain_positive", "gain_negative",
+)  # fmt: skip
 #: gaps (zero-input steps between modifier and word) the modifier gain is measured at
 MODIFIER_GAPS = 5
 #: the fields of ``sentiment_summary``, in order
@@ -175,7 +178,7 @@ def analyze_text_network(spec, task: Sentiment, row, params, words, device: str 
             agreement=lin.agreement,
         )
     arrays_modifiers = modifier_arrays(
-        spec, task, step, fps.points.float() if len(fps) >= 2 else states[mask][:64], readout,
+        spec, task, step, fps.points.float() if len(fps) >= 2 else _spread(states[mask], 64), readout,
         params["embedding"][0], ids if binary else np.zeros(0, int), valence,
     )  # fmt: skip
     d = net.embedding_size
@@ -200,6 +203,13 @@ def analyze_text_network(spec, task: Sentiment, row, params, words, device: str 
         **arrays_modifiers,
     }
     return arrays
+
+
+def _spread(states: torch.Tensor, n: int) -> torch.Tensor:
+    """At most ``n`` of ``states [K, S]``, evenly spaced (over every probe text, not the
+    first one's tokens)."""
+    pick = np.unique(np.linspace(0, len(states) - 1, min(n, len(states))).round().astype(int))
+    return states[torch.from_numpy(pick)] if len(states) else states
 
 
 def modifier_arrays(spec, task, step, starts, readout, embedding, ids, valence) -> dict:
@@ -265,8 +275,7 @@ def selection_table(frame: pd.DataFrame) -> pd.DataFrame:
     cols = ["network", "architecture", *[c for c in SEARCH_COLUMNS if c in frame]]
     cols += [c for c in ("seed", "status", "accuracy", "test_accuracy") if c in frame]
     table = frame[cols].copy()
-    best = table.groupby("architecture", sort=False)["accuracy"].idxmax()
-    table["selected"] = table.index.isin(best.dropna().astype(int))
+    table["selected"] = table.index.isin(_best_rows(table))
     order = table.sort_values("accuracy", ascending=False, kind="stable")
     return order.sort_values("architecture", key=_first_seen(table), kind="stable")
 
@@ -279,9 +288,16 @@ def _first_seen(table: pd.DataFrame):
 def best_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per architecture, the network with the best validation accuracy (as the paper
     reports its networks), with its analysis scalars."""
-    best = table.loc[table.groupby("architecture", sort=False)["accuracy"].idxmax()]
+    best = table.loc[_best_rows(table)]
     # all numbers as floats (missing: NaN), so the table transposes into float columns
     return best.set_index("architecture").astype("float64")
+
+
+def _best_rows(table: pd.DataFrame) -> list:
+    """Index labels of the best validation accuracy per architecture (first on ties;
+    architectures whose every network lacks an accuracy have none)."""
+    scored = table[table["accuracy"].notna()]
+    return list(scored.groupby("architecture", sort=False)["accuracy"].idxmax())
 
 
 def modifier_table(summary: pd.DataFrame, per_network: list[dict]) -> pd.DataFrame:
@@ -289,14 +305,15 @@ def modifier_table(summary: pd.DataFrame, per_network: list[dict]) -> pd.DataFra
     (architecture, modifier word), columns :data:`MODIFIER_FIELDS` and the gain at each
     gap. ``summary`` is :func:`summary_table` (rows in ``per_network``'s order)."""
     rows = []
-    for arch, i in summary.groupby("architecture", sort=False)["accuracy"].idxmax().items():
-        if pd.isna(i):
-            continue
+    for i in _best_rows(summary):
+        arch = summary.loc[i, "architecture"]
         arrays = per_network[int(i)]
         words = arrays.get("sentiment_modifier_words", np.zeros(0, dtype=str))
         for k, word in enumerate(words):
             row = {"architecture": arch, "modifier": str(word)}
-            row.update(zip(MODIFIER_FIELDS, arrays["sentiment_modifier_summary"][k], strict=True))
+            values = list(arrays["sentiment_modifier_summary"][k])
+            values += [np.nan] * (len(MODIFIER_FIELDS) - len(values))  # an older store's
+            row.update(zip(MODIFIER_FIELDS, values, strict=True))
             gains = arrays["sentiment_modifier_gain"][k]
             row.update({f"gain_gap_{g}": float(v) for g, v in enumerate(gains) if g})
             rows.append(row)

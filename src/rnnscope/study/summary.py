@@ -41,7 +41,12 @@ def summary_parts(store) -> list[tuple[str, object]]:
         parts: list[tuple[str, object]] = [
             ("line", f"study {spec.name!r}: {task_label(spec)}"),
             ("line", f"grid: {', '.join(g.architectures)} × hidden {g.hidden_sizes} × activations {g.activations} × "
-                     f"lr {g.learning_rates} × L2 {g.l2} × {g.seeds} seeds = {len(frame)} networks"),
+                     f"lr {g.learning_rates} × L2 {g.l2}"
+                     + (f" × clip {g.grad_clips}" if g.grad_clips else "")
+                     + (f" × embedding {g.embedding_sizes}" if g.embedding_sizes else "")
+                     + (f", a random search of {g.search} configurations per architecture (seed {g.search_seed})"
+                        if g.search else "")
+                     + f" × {g.seeds} seeds = {len(frame)} networks"),
         ]  # fmt: skip
         if not frame["trained"].any():
             return [*parts, ("line", "nothing trained yet.")]

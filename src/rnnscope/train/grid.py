@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -131,8 +132,11 @@ def sample_grid(grid: pd.DataFrame, per_architecture: int, seed: int = 0) -> pd.
     kept), as Maheswaranathan et al. (2019) searched hyperparameters per architecture.
 
     A configuration is a row's values other than ``network`` and ``seed``. An
-    architecture with fewer configurations keeps them all. Rows keep their order and
-    are renumbered ``0, 1, …``.
+    architecture with fewer configurations keeps them all. Each architecture's draw
+    depends only on ``seed``, its name and its own configurations, and the first ``k``
+    of a larger search are a smaller one's: adding architectures or raising
+    ``per_architecture`` keeps every configuration drawn before. Rows keep their order
+    and are renumbered ``0, 1, …``.
     """
     grid = check_grid(grid)
     if isinstance(per_architecture, bool) or not isinstance(per_architecture, int):
@@ -142,12 +146,14 @@ def sample_grid(grid: pd.DataFrame, per_architecture: int, seed: int = 0) -> pd.
     config_cols = [c for c in grid.columns if c not in ("network", "seed")]
     configs = grid[config_cols].astype(object).where(grid[config_cols].notna(), None)
     keys = pd.Series([tuple(r) for r in configs.itertuples(index=False)], index=grid.index)
-    rng = np.random.default_rng(seed)
     keep = []
     for arch in dict.fromkeys(grid["architecture"]):
         distinct = list(dict.fromkeys(keys[grid["architecture"] == arch]))
-        chosen = rng.choice(len(distinct), size=min(per_architecture, len(distinct)), replace=False)
-        keep.extend(distinct[i] for i in chosen)
+        # each architecture its own seeded order: adding an architecture leaves the
+        # others' draws alone, and a larger search keeps the smaller one's configurations
+        rng = np.random.default_rng([seed, zlib.crc32(str(arch).encode())])
+        order = rng.permutation(len(distinct))
+        keep.extend(distinct[i] for i in order[:per_architecture])
     out = grid[keys.isin(set(keep))].copy()
     out["network"] = range(len(out))
     return out.reset_index(drop=True)
@@ -170,6 +176,14 @@ def check_grid(grid: pd.DataFrame) -> pd.DataFrame:
             grid["grad_clip"] = math.nan
         if "embedding_size" not in grid:
             grid["embedding_size"] = pd.array([pd.NA] * len(grid), dtype="Int64")
+    clips = pd.to_numeric(grid["grad_clip"], errors="coerce")
+    if (clips.notna() & ~(clips >= 0)).any() or (clips.isna() & grid["grad_clip"].notna()).any():
+        raise ValueError("grid column 'grad_clip' must hold numbers >= 0 (0: no clip) or be empty.")
+    widths = grid["embedding_size"].dropna()
+    if len(widths) and not all(
+        not isinstance(d, bool) and float(d).is_integer() and float(d) >= 1 for d in widths
+    ):
+        raise ValueError("grid column 'embedding_size' must hold positive integers or be empty.")
     if grid["network"].duplicated().any():
         raise ValueError("grid has duplicate network ids in column 'network'.")
     for arch in grid["architecture"].unique():

@@ -141,3 +141,7 @@ def test_class_language_labels_are_the_class_with_the_most_evidence(classes):
     assert class_language(301, classes, seed=2).texts == corpus.texts
     with pytest.raises(ValueError, match="classes must lie in 2"):
         class_language(10, 11)
+    with pytest.raises(ValueError, match="neutral_share must lie in"):
+        class_language(10, 3, neutral_share=1.0)  # no text would have a label
+    with pytest.raises(ValueError, match="length must be"):
+        class_language(10, 3, length=(0, 0))

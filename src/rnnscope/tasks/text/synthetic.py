@@ -99,10 +99,17 @@ def class_language(
         per_class: evidence words per class.
     """
     words = class_words(classes, per_class)
+    if not 0 <= neutral_share < 1:
+        raise ValueError(
+            f"neutral_share must lie in [0, 1), got {neutral_share!r}: texts need evidence."
+        )
+    if not 1 <= length[0] <= length[1]:
+        raise ValueError(f"length must be (min, max) with 1 ≤ min ≤ max, got {length!r}.")
     rng = np.random.default_rng(seed)
     texts: list[str] = []
     labels: list[int] = []
     quota = [n // classes + (c < n % classes) for c in range(classes)]  # counts differ by ≤ 1
+    have = [0] * classes
     while len(texts) < n:
         doc, counts = [], np.zeros(classes)
         for _ in range(int(rng.integers(length[0], length[1] + 1))):
@@ -116,8 +123,9 @@ def class_language(
         if len(top) > 1:
             continue  # no clear label: draw again
         label = int(top[0])
-        if labels.count(label) >= quota[label]:
+        if have[label] >= quota[label]:
             continue  # keep the classes balanced
+        have[label] += 1
         texts.append(" ".join(doc))
         labels.append(label)
     return Corpus(texts, np.array(labels), ["synthetic"] * n)
