@@ -4,7 +4,7 @@ three learning rates (64 units, embeddings of 64, reviews cut to their last 400 
 up to 6 epochs with validation early stopping, gradient clip 1). Prints, per network,
 the validation and test accuracy and the line-attractor read-out of the analysis stage.
 
-Run alone on the machine: ``python bench/sentiment_vanilla_recipe.py`` (about 12 minutes
+Run alone on the machine: ``python bench/sentiment_vanilla_recipe.py`` (about 6 minutes
 on 2 cores). Needs the ``text`` extra (the offline IMDB corpus).
 """
 

@@ -24,5 +24,6 @@ def test_sentiment_walkthrough_runs():
     # modifiers: the planted flip and doubling, as the text says
     flip, double = namespace["effects"]
     assert -1.6 < flip.gain[0] < -0.5 and 1.5 < double.gain[0] < 2.6
+    assert flip.gain_positive[0] < 0 and flip.gain_negative[0] < 0
     # three classes: a two-dimensional attractor
     assert namespace["plane"].line.dimension == 2
