@@ -558,7 +558,7 @@ def _attractor(study, representatives, table, classes: int, figs) -> str:
 def _modifiers(representatives, arrays, figs) -> str:
     """Modifier words (Maheswaranathan & Sussillo 2020): their gain on the next valence
     word, and the transient they excite, per representative network."""
-    from ..study._text import MODIFIER_FIELDS
+    from ..study._text import modifier_rows
 
     have = {
         arch: arrays[n]
@@ -567,12 +567,7 @@ def _modifiers(representatives, arrays, figs) -> str:
     }
     if not have:
         return ""
-    rows = [
-        {"architecture": arch, "modifier": str(word),
-         **dict(zip(MODIFIER_FIELDS, [*summary, *[np.nan] * (len(MODIFIER_FIELDS) - len(summary))], strict=True))}
-        for arch, a in have.items()
-        for word, summary in zip(a["sentiment_modifier_words"], a["sentiment_modifier_summary"], strict=True)
-    ]  # fmt: skip
+    rows = [{"architecture": arch, **row} for arch, a in have.items() for row in modifier_rows(a)]
     table = pd.DataFrame(rows).set_index(["architecture", "modifier"])
     fig, _ = figures.modifier_gain(
         {a: v["sentiment_modifier_gain"] for a, v in have.items()},

@@ -14,6 +14,7 @@ from ..dynamics.line_attractor import readout_subspace_share
 from ..network import TextRNN
 from ..tasks.text import Sentiment, batches
 from ..train.bag_of_words import BagOfWords, bag_of_words_baseline
+from ..train.grid import is_missing
 from ..train.text import TextTrainConfig, text_network, train_text_population
 
 #: per-network read-out arrays the analyze stage stores for text tasks
@@ -70,10 +71,9 @@ def text_config(spec, device: str = "cpu") -> TextTrainConfig:
 def text_network_of(spec, task: Sentiment, row) -> TextRNN:
     """The network of one study row (a dict or a pandas row)."""
     row = dict(row)
-    act = row.get("activation")
-    act = None if act is None or (isinstance(act, float) and np.isnan(act)) else act
-    emb = row.get("embedding_size")
-    emb = None if emb is None or pd.isna(emb) else int(emb)
+    act, emb = row.get("activation"), row.get("embedding_size")
+    act = None if is_missing(act) else act
+    emb = None if is_missing(emb) else int(emb)
     return text_network(
         row["architecture"], int(row["hidden_size"]), task.data, text_config(spec), act, emb
     )
@@ -260,9 +260,25 @@ def summary_table(frame: pd.DataFrame, per_network: list[dict]) -> pd.DataFrame:
 
 
 def _summary_row(values: np.ndarray) -> dict:
-    """A stored summary as a dict; fields later versions added are NaN in older stores."""
-    values = list(values) + [np.nan] * (len(SUMMARY_FIELDS) - len(values))
-    return dict(zip(SUMMARY_FIELDS, values, strict=True))
+    return stored_fields(SUMMARY_FIELDS, values)
+
+
+def stored_fields(fields: tuple[str, ...], values) -> dict:
+    """A stored row of ``fields`` as a dict; fields later versions appended are NaN in
+    an older store's shorter rows."""
+    values = list(values) + [np.nan] * (len(fields) - len(values))
+    return dict(zip(fields, values, strict=True))
+
+
+def modifier_rows(arrays: dict) -> list[dict]:
+    """One dict per modifier word of a network's stored read-out: ``modifier`` and
+    :data:`MODIFIER_FIELDS`."""
+    words = arrays.get("sentiment_modifier_words", np.zeros(0, dtype=str))
+    summaries = arrays.get("sentiment_modifier_summary", np.zeros((0, len(MODIFIER_FIELDS))))
+    return [
+        {"modifier": str(word), **stored_fields(MODIFIER_FIELDS, summary)}
+        for word, summary in zip(words, summaries, strict=True)
+    ]
 
 
 #: the hyperparameters a sentiment search varies, as the selection table shows them
@@ -308,12 +324,8 @@ def modifier_table(summary: pd.DataFrame, per_network: list[dict]) -> pd.DataFra
     for i in _best_rows(summary):
         arch = summary.loc[i, "architecture"]
         arrays = per_network[int(i)]
-        words = arrays.get("sentiment_modifier_words", np.zeros(0, dtype=str))
-        for k, word in enumerate(words):
-            row = {"architecture": arch, "modifier": str(word)}
-            values = list(arrays["sentiment_modifier_summary"][k])
-            values += [np.nan] * (len(MODIFIER_FIELDS) - len(values))  # an older store's
-            row.update(zip(MODIFIER_FIELDS, values, strict=True))
+        for k, fields in enumerate(modifier_rows(arrays)):
+            row = {"architecture": arch, **fields}
             gains = arrays["sentiment_modifier_gain"][k]
             row.update({f"gain_gap_{g}": float(v) for g, v in enumerate(gains) if g})
             rows.append(row)

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..train.grid import is_missing
+
 FORMAT = "rnnscope-store"
 VERSION = 2
 
@@ -120,17 +122,13 @@ def network_key(
     """The canonical identity of a network: its hyperparameters (floats exactly). The
     per-network clip and embedding width join the key only when set, so networks of
     grids that do not vary them keep the keys earlier versions gave them."""
-    act = "-" if _absent(activation) else activation
+    act = "-" if is_missing(activation) else activation
     key = f"{architecture}|{int(hidden_size)}|{act}|{float(learning_rate)!r}|{float(l2)!r}|{int(seed)}"
-    if not _absent(grad_clip):
+    if not is_missing(grad_clip):
         key += f"|clip={float(grad_clip)!r}"
-    if not _absent(embedding_size):
+    if not is_missing(embedding_size):
         key += f"|embedding={int(embedding_size)}"
     return key
-
-
-def _absent(value) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def _os_error(path: Path, err: OSError) -> StoreError:
@@ -363,7 +361,7 @@ class Store:
                     "grad_clip, embedding_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (top, key, r.architecture, int(r.hidden_size), None if pd.isna(r.activation) else r.activation,
                      float(r.learning_rate), float(r.l2), int(r.seed),
-                     None if _absent(clip) else float(clip), None if _absent(emb) else int(emb)),
+                     None if is_missing(clip) else float(clip), None if is_missing(emb) else int(emb)),
                 )  # fmt: skip
         ids = dict(self._query("SELECT key, network FROM networks"))
         out = grid.copy()

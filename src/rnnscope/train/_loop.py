@@ -29,7 +29,7 @@ from .._progress import progress_bar
 from ..cells._base import Params
 from . import optim
 from ._population import Population
-from .grid import check_grid
+from .grid import check_grid, is_missing
 from .result import TrainedGroup, TrainResult
 
 #: offset that keeps each network's noise stream apart from its initialisation stream
@@ -228,14 +228,10 @@ def groups(grid: pd.DataFrame):
     label)`` for each group of networks whose parameters share shapes."""
     frame = group_frame(check_grid(grid))
     for (arch, size, act, emb), rows in frame.groupby(GROUP_KEYS, sort=False, dropna=False):
-        act = None if _missing(act) else act
-        emb = None if _missing(emb) else int(emb)
+        act = None if is_missing(act) else act
+        emb = None if is_missing(emb) else int(emb)
         label = f"{arch}-{size}" + (f"-{act}" if act else "") + (f"-e{emb}" if emb else "")
         yield arch, int(size), act, emb, rows, label
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
 def grad_clips(rows: pd.DataFrame, default: float) -> torch.Tensor | float:

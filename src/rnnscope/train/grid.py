@@ -30,6 +30,12 @@ GRID_COLUMNS = [
 OPTIONAL_COLUMNS = ["grad_clip", "embedding_size"]
 
 
+def is_missing(value) -> bool:
+    """Whether a grid cell holds no value: ``None``, NaN or ``pd.NA`` (a grid that does
+    not set a column, or a gated cell's activation)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
 def make_grid(
     architectures: Sequence[str] = ("vanilla", "gru", "lstm", "ugrnn"),
     hidden_sizes: Sequence[int] = (64,),
